@@ -1,0 +1,73 @@
+//! Instrument use cases. Instruments are shared by all users; changing them needs the admin role.
+
+use crate::context::AppContext;
+use crate::error::{AppError, AppResult};
+use crate::ports::{DeleteOutcome, InstrumentQuery, Page, Role, StoreError, User};
+use pricetrack_domain::{Instrument, Symbol};
+
+fn require_admin(actor: &User) -> AppResult<()> {
+    if actor.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+pub async fn create_instrument(
+    ctx: &AppContext,
+    actor: &User,
+    instrument: Instrument,
+) -> AppResult<Instrument> {
+    require_admin(actor)?;
+    match ctx.store.create_instrument(&instrument).await {
+        Ok(()) => Ok(instrument),
+        Err(StoreError::Conflict(_)) => Err(AppError::Conflict(format!(
+            "instrument {} already exists",
+            instrument.symbol
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn update_instrument(
+    ctx: &AppContext,
+    actor: &User,
+    instrument: Instrument,
+) -> AppResult<Instrument> {
+    require_admin(actor)?;
+    if ctx.store.update_instrument(&instrument).await? {
+        Ok(instrument)
+    } else {
+        Err(AppError::not_found(format!(
+            "instrument {}",
+            instrument.symbol
+        )))
+    }
+}
+
+pub async fn get_instrument(ctx: &AppContext, symbol: &Symbol) -> AppResult<Instrument> {
+    ctx.store
+        .get_instrument(symbol)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("instrument {symbol}")))
+}
+
+pub async fn list_instruments(
+    ctx: &AppContext,
+    query: &InstrumentQuery,
+) -> AppResult<Page<Instrument>> {
+    Ok(ctx.store.list_instruments(query).await?)
+}
+
+/// Deletes an instrument with its bars; refused while transactions reference it.
+pub async fn delete_instrument(ctx: &AppContext, actor: &User, symbol: &Symbol) -> AppResult<()> {
+    require_admin(actor)?;
+    match ctx.store.delete_instrument(symbol).await? {
+        DeleteOutcome::Deleted => Ok(()),
+        DeleteOutcome::NotFound => Err(AppError::not_found(format!("instrument {symbol}"))),
+        DeleteOutcome::Referenced { transactions } => Err(AppError::InstrumentInUse {
+            symbol: symbol.clone(),
+            transactions,
+        }),
+    }
+}

@@ -1,0 +1,168 @@
+//! Filling a series' history: backwards from when the backfill started, one
+//! chunk per request (sized for the providers' per-request limits), to the
+//! configured depth or as far as the provider gives. Progress is saved after
+//! every chunk, so a restart (or the next step, when a run's chunk budget is
+//! spent) continues where the last run stopped.
+
+use super::policy::{HISTORY_FLOOR, is_fetchable};
+use super::refresh::{JobRun, RunFailure, run_claimed, store_fetched};
+use crate::context::AppContext;
+use crate::error::{AppError, AppResult};
+use crate::market_data::{HistoryReach, PriceSource};
+use crate::ports::{BackfillProgress, BarRange, ClaimedJob, JobKey};
+use jiff::{SignedDuration, Timestamp};
+use pricetrack_domain::{Interval, Symbol};
+use std::sync::Arc;
+
+/// Told after every chunk (the CLI draws its progress bar from it).
+pub trait BackfillObserver: Send + Sync {
+    fn chunk_done(&self, key: &JobKey, progress: &BackfillProgress, bars_stored: u64);
+}
+
+fn max_opt(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Runs (or resumes) a claimed job's backfill for up to `max_chunks` chunks.
+/// `progress` is updated (and saved) as chunks complete; on failure it holds
+/// the last saved state.
+pub(crate) async fn run_backfill(
+    ctx: &AppContext,
+    prices: &dyn PriceSource,
+    claimed: &ClaimedJob,
+    progress: &mut BackfillProgress,
+    max_chunks: Option<u32>,
+    observer: Option<&dyn BackfillObserver>,
+    run: &mut JobRun,
+) -> Result<(), RunFailure> {
+    let policy = ctx.refresh_policy.clone();
+    let instrument = &claimed.instrument;
+    let key = claimed.job.key();
+    let interval = key.interval;
+    let now = ctx.clock.now();
+    let anchor = *progress.anchor.get_or_insert(now);
+    if progress.cursor.is_none() && progress.floor.is_none() {
+        progress.floor = policy.backfill_floor(interval, anchor);
+    }
+    let reach_floor = match prices.history_reach(instrument, interval) {
+        HistoryReach::Unsupported => {
+            // Nothing to fill; the refresh reports the problem if there is one.
+            progress.done = true;
+            return Ok(());
+        }
+        HistoryReach::Unlimited => None,
+        HistoryReach::Days(d) => anchor
+            .checked_sub(SignedDuration::from_hours(24 * i64::from(d)))
+            .ok(),
+    };
+    let floor = max_opt(progress.floor, reach_floor);
+    let lower = floor.unwrap_or(HISTORY_FLOOR).max(HISTORY_FLOOR);
+    let chunk = policy.backfill_chunk(interval);
+    // Without a floor the walk stops at the first empty chunk once the series
+    // has any bars: the provider's history begins there.
+    let mut seen_any = !ctx
+        .store
+        .bars(
+            &key.symbol,
+            interval,
+            BarRange {
+                limit: Some(1),
+                ..BarRange::default()
+            },
+        )
+        .await?
+        .is_empty();
+    let mut chunks = 0u32;
+    while !progress.done {
+        let cursor = progress.cursor.unwrap_or(anchor);
+        if cursor <= lower {
+            progress.done = true;
+            break;
+        }
+        if max_chunks.is_some_and(|m| chunks >= m) {
+            break;
+        }
+        let start = cursor.checked_sub(chunk).unwrap_or(lower).max(lower);
+        run.requests += 1;
+        let fetched = prices
+            .fetch_bars(instrument, interval, start, cursor)
+            .await?;
+        let empty = fetched.bars.is_empty() && fetched.rejected.is_empty();
+        store_fetched(ctx, instrument, interval, fetched, true, run).await?;
+        progress.cursor = Some(start);
+        if empty && floor.is_none() && seen_any {
+            progress.done = true;
+        }
+        seen_any |= !empty;
+        if start <= lower {
+            progress.done = true;
+        }
+        let lease_until = ctx.clock.now().saturating_add(policy.lease).unwrap_or(now);
+        if !ctx
+            .store
+            .save_backfill_progress(&key, &policy.worker_id, progress, lease_until)
+            .await?
+        {
+            return Err(RunFailure {
+                message: format!("lost the claim on {key} during its backfill"),
+                retry_after: None,
+                permanent: false,
+            });
+        }
+        if let Some(o) = observer {
+            o.chunk_done(&key, progress, run.bars_stored);
+        }
+        chunks += 1;
+    }
+    Ok(())
+}
+
+/// Backfills one series to completion (the CLI's `pricetrack backfill`),
+/// optionally deeper than the policy (`from`). Resumes a backfill in progress.
+pub async fn backfill(
+    ctx: &AppContext,
+    symbol: &Symbol,
+    interval: Interval,
+    from: Option<Timestamp>,
+    observer: Option<Arc<dyn BackfillObserver>>,
+) -> AppResult<JobRun> {
+    let instrument = crate::instruments::get_instrument(ctx, symbol).await?;
+    if !is_fetchable(&instrument) {
+        return Err(AppError::Conflict(format!(
+            "{symbol} is priced by hand (provider manual); nothing is fetched"
+        )));
+    }
+    let Some(prices) = ctx.prices.clone() else {
+        return Err(AppError::Conflict(
+            "no price source is configured in this process".to_owned(),
+        ));
+    };
+    let policy = ctx.refresh_policy.clone();
+    let now = ctx.clock.now();
+    let key = JobKey::new(symbol.clone(), interval);
+    ctx.store
+        .ensure_fetch_jobs(std::slice::from_ref(&key), now)
+        .await?;
+    let lease_until = now.saturating_add(policy.lease).unwrap_or(now);
+    let Some(mut claimed) = ctx
+        .store
+        .claim_fetch_job(&key, now, lease_until, &policy.worker_id)
+        .await?
+    else {
+        return Err(AppError::Conflict(format!(
+            "another worker is fetching {key} right now; try again in a minute"
+        )));
+    };
+    if let Some(from) = from {
+        let b = &mut claimed.job.backfill;
+        let reached = b.done && b.cursor.is_some_and(|c| c <= from);
+        b.floor = Some(from);
+        if !reached {
+            b.done = false;
+        }
+    }
+    Ok(run_claimed(ctx.clone(), prices, claimed, None, observer).await)
+}

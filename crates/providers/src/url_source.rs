@@ -1,0 +1,442 @@
+//! The `url` provider: a price picked out of any web page or JSON document.
+//!
+//! Each instrument priced this way has a [`UrlSource`]: a URL template
+//! (`{SYMBOL}` and `{DATE}` are filled in), an extractor (a JSONPath, a CSS
+//! selector with an optional attribute, or a regex whose first group is the
+//! price) and a number format (decimal point or comma; thousands separators,
+//! currency signs and spaces are ignored). Configured per symbol, e.g. from
+//! `PRICETRACK_PROVIDER_URL_SOURCES`:
+//!
+//! ```json
+//! {"GOLD-COIN": {"url": "https://example.test/coins/{SYMBOL}",
+//!                "extract": {"css": {"selector": "span.price"}},
+//!                "number_format": "decimal_comma"}}
+//! ```
+//!
+//! Bars are daily, one price per day (open = high = low = close, volume 0):
+//! with `{DATE}` in the template each trading day is fetched (at most 31 per
+//! request); without it only today's bar can be made.
+
+use crate::{
+    config::{AdapterConfig, ConfigError},
+    http::{Http, snippet},
+    parse::BarCollector,
+    provider::{Capabilities, HistoryDepth, Provider, RateLimit, symbol_for},
+};
+use async_trait::async_trait;
+use jiff::{Timestamp, civil::Date};
+use pricetrack_app::{
+    market_data::{ErrorClass, FetchError, FetchErrorKind, FetchedBars, PriceSource, Quote},
+    ports::Clock,
+};
+use pricetrack_domain::{
+    Instrument, InstrumentKind, Interval, Ohlcv, Symbol, calendar::Calendar, date_key,
+};
+use serde::{Deserialize, Serialize};
+use std::{collections::BTreeMap, sync::Arc};
+
+pub const NAME: &str = "url";
+/// Most days fetched for one bar request.
+pub const MAX_DAYS_PER_REQUEST: usize = 31;
+
+/// How the price is picked from the document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Extractor {
+    /// RFC 9535 JSONPath; the first match (a number or a string) is the price.
+    JsonPath(String),
+    /// The first element matching the CSS selector; its text, or `attribute`.
+    Css {
+        selector: String,
+        #[serde(default)]
+        attribute: Option<String>,
+    },
+    /// The first match; its first capture group when it has one.
+    Regex(String),
+}
+
+/// How numbers are written on the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NumberFormat {
+    /// Guess: the last of `.`/`,` is the decimal mark when both appear; a
+    /// lone `,` followed by exactly three digits is a thousands separator.
+    #[default]
+    Auto,
+    /// `1,234.56`
+    DecimalPoint,
+    /// `1.234,56`
+    DecimalComma,
+}
+
+/// Where and how to read one instrument's price.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UrlSource {
+    /// `http(s)` URL; `{SYMBOL}` and `{DATE}` (YYYY-MM-DD) are replaced.
+    pub url: String,
+    pub extract: Extractor,
+    #[serde(default)]
+    pub number_format: NumberFormat,
+}
+
+impl UrlSource {
+    pub fn new(url: impl Into<String>, extract: Extractor) -> Self {
+        Self {
+            url: url.into(),
+            extract,
+            number_format: NumberFormat::Auto,
+        }
+    }
+
+    pub fn with_number_format(mut self, f: NumberFormat) -> Self {
+        self.number_format = f;
+        self
+    }
+
+    /// Checks the template and the extractor compile.
+    pub fn validate(&self) -> Result<(), String> {
+        let probe = self.render("X", Date::MIN);
+        let u = url::Url::parse(&probe).map_err(|e| format!("url {:?}: {e}", self.url))?;
+        if !matches!(u.scheme(), "http" | "https") {
+            return Err(format!("url {:?} is not http(s)", self.url));
+        }
+        match &self.extract {
+            Extractor::JsonPath(p) => serde_json_path::JsonPath::parse(p)
+                .map(|_| ())
+                .map_err(|e| format!("json_path {p:?}: {e}")),
+            Extractor::Css { selector, .. } => scraper::Selector::parse(selector)
+                .map(|_| ())
+                .map_err(|e| format!("css selector {selector:?}: {e}")),
+            Extractor::Regex(r) => regex::Regex::new(r)
+                .map(|_| ())
+                .map_err(|e| format!("regex {r:?}: {e}")),
+        }
+    }
+
+    pub fn uses_date(&self) -> bool {
+        self.url.contains("{DATE}")
+    }
+
+    fn render(&self, symbol: &str, date: Date) -> String {
+        let sym: String = url::form_urlencoded::byte_serialize(symbol.as_bytes()).collect();
+        self.url
+            .replace("{SYMBOL}", &sym)
+            .replace("{DATE}", &date.to_string())
+    }
+
+    /// Picks the price out of a document.
+    pub fn extract_price(&self, body: &str) -> Result<f64, String> {
+        let text = match &self.extract {
+            Extractor::JsonPath(p) => {
+                let path = serde_json_path::JsonPath::parse(p)
+                    .map_err(|e| format!("json_path {p:?}: {e}"))?;
+                let doc: serde_json::Value =
+                    serde_json::from_str(body).map_err(|e| format!("not JSON: {e}"))?;
+                let node = path
+                    .query(&doc)
+                    .first()
+                    .ok_or_else(|| format!("json_path {p:?} matched nothing"))?;
+                match node {
+                    serde_json::Value::Number(n) => {
+                        return n.as_f64().ok_or_else(|| "number out of range".to_owned());
+                    }
+                    serde_json::Value::String(s) => s.clone(),
+                    other => return Err(format!("json_path {p:?} matched {other}, not a number")),
+                }
+            }
+            Extractor::Css {
+                selector,
+                attribute,
+            } => {
+                let sel = scraper::Selector::parse(selector)
+                    .map_err(|e| format!("css selector {selector:?}: {e}"))?;
+                let html = scraper::Html::parse_document(body);
+                let el = html
+                    .select(&sel)
+                    .next()
+                    .ok_or_else(|| format!("css selector {selector:?} matched nothing"))?;
+                match attribute {
+                    Some(a) => el
+                        .value()
+                        .attr(a)
+                        .ok_or_else(|| format!("element has no attribute {a:?}"))?
+                        .to_owned(),
+                    None => el.text().collect::<String>(),
+                }
+            }
+            Extractor::Regex(r) => {
+                let re = regex::Regex::new(r).map_err(|e| format!("regex {r:?}: {e}"))?;
+                let caps = re
+                    .captures(body)
+                    .ok_or_else(|| format!("regex {r:?} matched nothing"))?;
+                caps.get(1)
+                    .or_else(|| caps.get(0))
+                    .map(|m| m.as_str().to_owned())
+                    .unwrap_or_default()
+            }
+        };
+        parse_number(&text, self.number_format)
+            .ok_or_else(|| format!("{:?} is not a number", snippet(&text)))
+    }
+}
+
+/// Reads a price as people write it: `$1,234.56`, `1.234,56 €`, `1 234,56`,
+/// `CHF 1'234.50`, `−12,5`.
+pub fn parse_number(text: &str, format: NumberFormat) -> Option<f64> {
+    let text = text.replace('\u{2212}', "-");
+    let start = text.find(|c: char| c.is_ascii_digit())?;
+    let negative = text[..start].trim_end().ends_with('-');
+    let run: String = text[start..]
+        .chars()
+        .take_while(|c| {
+            c.is_ascii_digit()
+                || matches!(
+                    c,
+                    '.' | ',' | '\'' | ' ' | '\u{a0}' | '\u{202f}' | '\u{2009}'
+                )
+        })
+        .filter(|c| c.is_ascii_digit() || matches!(c, '.' | ','))
+        .collect();
+    let run = run.trim_end_matches(['.', ',']);
+    let decimal_comma = match format {
+        NumberFormat::DecimalPoint => false,
+        NumberFormat::DecimalComma => true,
+        NumberFormat::Auto => {
+            let (dot, comma) = (run.rfind('.'), run.rfind(','));
+            match (dot, comma) {
+                (Some(d), Some(c)) => c > d,
+                (None, Some(c)) => run.matches(',').count() == 1 && run.len() - c - 1 != 3,
+                _ => false,
+            }
+        }
+    };
+    let normalised: String = if decimal_comma {
+        run.chars()
+            .filter(|c| *c != '.')
+            .map(|c| if c == ',' { '.' } else { c })
+            .collect()
+    } else if format == NumberFormat::Auto && run.matches('.').count() > 1 {
+        run.replace('.', "")
+    } else {
+        run.replace(',', "")
+    };
+    let v: f64 = normalised.parse().ok()?;
+    Some(if negative { -v } else { v })
+}
+
+/// The URL provider.
+pub struct UrlProvider {
+    http: Http,
+    clock: Arc<dyn Clock>,
+    sources: BTreeMap<Symbol, UrlSource>,
+    caps: Capabilities,
+}
+
+impl std::fmt::Debug for UrlProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UrlProvider")
+            .field("sources", &self.sources.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl UrlProvider {
+    /// `cfg.base_url` is unused (every source has its own URL).
+    pub fn new(
+        cfg: AdapterConfig,
+        sources: BTreeMap<Symbol, UrlSource>,
+    ) -> Result<Self, ConfigError> {
+        for (sym, src) in &sources {
+            src.validate()
+                .map_err(|message| ConfigError::InvalidValue {
+                    key: format!("url source {sym}"),
+                    message,
+                })?;
+        }
+        Ok(Self {
+            http: Http::new(NAME, &cfg)?,
+            clock: cfg.clock.clone(),
+            sources,
+            caps: Capabilities {
+                kinds: InstrumentKind::ALL.to_vec(),
+                intervals: vec![(Interval::D1, HistoryDepth::Unlimited)],
+                batch_quotes: false,
+                rate_limit: RateLimit::new(30.0, 5),
+                needs_api_key: false,
+                simulated: false,
+            },
+        })
+    }
+
+    fn err(&self, kind: FetchErrorKind, class: ErrorClass, msg: impl Into<String>) -> FetchError {
+        FetchError::new(NAME, kind, class, msg)
+    }
+
+    fn source(&self, instrument: &Instrument) -> Result<&UrlSource, FetchError> {
+        self.sources.get(&instrument.symbol).ok_or_else(|| {
+            self.err(
+                FetchErrorKind::NotConfigured,
+                ErrorClass::TryNext,
+                format!("no URL source configured for {}", instrument.symbol),
+            )
+        })
+    }
+
+    async fn price_on(
+        &self,
+        instrument: &Instrument,
+        src: &UrlSource,
+        date: Date,
+    ) -> Result<f64, FetchError> {
+        let symbol = self
+            .provider_symbol(instrument)
+            .unwrap_or_else(|| instrument.symbol.as_str().to_owned());
+        let url = src.render(&symbol, date);
+        let resp = self.http.get(&url, &[]).await?;
+        if !resp.is_success() {
+            return Err(self.http.status_error(&resp));
+        }
+        let price = src
+            .extract_price(&resp.body)
+            .map_err(|e| self.http.decode_error(&resp, e))?;
+        if !(price.is_finite() && price > 0.0) {
+            return Err(self
+                .http
+                .decode_error(&resp, format!("price {price} is not positive")));
+        }
+        Ok(price)
+    }
+
+    fn calendar(instrument: &Instrument) -> Calendar {
+        Calendar::for_instrument(
+            instrument.kind,
+            instrument.exchange.as_deref(),
+            instrument.symbol.as_str(),
+        )
+    }
+}
+
+#[async_trait]
+impl PriceSource for UrlProvider {
+    async fn fetch_bars(
+        &self,
+        instrument: &Instrument,
+        interval: Interval,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<FetchedBars, FetchError> {
+        let src = self.source(instrument)?;
+        if interval != Interval::D1 {
+            return Err(self.err(
+                FetchErrorKind::Unsupported,
+                ErrorClass::TryNext,
+                "a URL source gives one price per day",
+            ));
+        }
+        let cal = Self::calendar(instrument);
+        let now = self.clock.now();
+        let today = cal.trading_date(now);
+        let days: Vec<Date> = if src.uses_date() {
+            let first = from.to_zoned(jiff::tz::TimeZone::UTC).date();
+            std::iter::successors(Some(first), |d| d.tomorrow().ok())
+                .take_while(|d| date_key(*d) < to && *d <= today)
+                .filter(|d| cal.is_trading_day(*d))
+                .collect()
+        } else {
+            vec![today]
+        };
+        if days.len() > MAX_DAYS_PER_REQUEST {
+            return Err(self.err(
+                FetchErrorKind::Unsupported,
+                ErrorClass::TryNext,
+                format!(
+                    "{} days asked; a URL source fetches at most {MAX_DAYS_PER_REQUEST} per request",
+                    days.len()
+                ),
+            ));
+        }
+        let mut c = BarCollector::new(instrument.symbol.clone(), interval, from, to);
+        for d in days {
+            if !c.in_range(date_key(d)) {
+                continue;
+            }
+            let p = self.price_on(instrument, src, d).await?;
+            let v = Ohlcv {
+                open: p,
+                high: p,
+                low: p,
+                close: p,
+                volume: 0.0,
+            };
+            c.push(date_key(d), v, || format!("{d}: {p}"));
+        }
+        let mut out = c.finish(NAME);
+        out.currency = Some(instrument.currency);
+        if let Some(last) = out.bars.last() {
+            let closed = cal.sessions(today).last().is_none_or(|s| now >= s.close);
+            if last.time == date_key(today) && !closed {
+                out.incomplete = Some(last.time);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn fetch_quote(&self, instrument: &Instrument) -> Result<Quote, FetchError> {
+        let src = self.source(instrument)?;
+        let now = self.clock.now();
+        let today = Self::calendar(instrument).trading_date(now);
+        let price = self.price_on(instrument, src, today).await?;
+        Ok(Quote {
+            price,
+            time: now,
+            previous_close: None,
+            currency: instrument.currency,
+            provider: NAME.into(),
+            simulated: false,
+        })
+    }
+}
+
+#[async_trait]
+impl Provider for UrlProvider {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+
+    fn provider_symbol(&self, instrument: &Instrument) -> Option<String> {
+        symbol_for(instrument, NAME, || {
+            Some(instrument.symbol.as_str().to_owned())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_numbers_in_every_common_format() {
+        let auto = NumberFormat::Auto;
+        assert_eq!(parse_number("$1,234.56", auto), Some(1234.56));
+        assert_eq!(parse_number("1.234,56 €", auto), Some(1234.56));
+        assert_eq!(parse_number("1\u{a0}234,56\u{a0}€", auto), Some(1234.56));
+        assert_eq!(parse_number("CHF 1'234.50", auto), Some(1234.5));
+        assert_eq!(parse_number("12,5", auto), Some(12.5));
+        assert_eq!(parse_number("1,234", auto), Some(1234.0));
+        assert_eq!(parse_number("1.234.567", auto), Some(1_234_567.0));
+        assert_eq!(parse_number("−12,50 zł", auto), Some(-12.5));
+        assert_eq!(
+            parse_number("1,234", NumberFormat::DecimalComma),
+            Some(1.234)
+        );
+        assert_eq!(
+            parse_number("1.234", NumberFormat::DecimalComma),
+            Some(1234.0)
+        );
+        assert_eq!(parse_number("no price", auto), None);
+    }
+}

@@ -1,0 +1,185 @@
+//! `pricetrack tx import|export`. Parsing lives in `pricetrack_app::imports`
+//! (shared with the API and the web UI); this is only the command line.
+
+use super::acting_user;
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use pricetrack_app::{
+    AppContext, AppError, FieldError,
+    exports::{ExportFormat, export_transactions},
+    imports::{GenericMapping, ImportFormat, ImportOptions, import_transactions},
+    portfolios,
+};
+use pricetrack_domain::{Currency, Transaction};
+use std::{io::Write, path::PathBuf, process::ExitCode};
+
+#[derive(Debug, Subcommand)]
+pub enum TxCommand {
+    /// Import transactions, all or nothing (errors name the file's line).
+    /// Rows identical to a transaction already in the portfolio are skipped
+    /// and listed.
+    ///
+    /// Formats: `ours` (default; columns
+    /// `date,type,symbol,quantity,price,fee,currency,note` plus optional
+    /// `amount,tax,ratio`: cash rows take `amount` or quantity × price, a split
+    /// takes `ratio` like `4:1`), `json` (our export), `ghostfolio-json`,
+    /// `ghostfolio-csv`, `pp-csv` (Portfolio Performance, English or German),
+    /// `wealthfolio-csv` and `generic` (any CSV with `--map`).
+    Import {
+        file: PathBuf,
+        /// Portfolio name or id.
+        #[arg(long)]
+        portfolio: String,
+        #[arg(long, default_value = "ours")]
+        format: String,
+        #[command(flatten)]
+        mapping: MappingArgs,
+        #[arg(long, default_value = "admin")]
+        user: String,
+    },
+    /// Export a portfolio's transactions as our CSV (the import format) or JSON.
+    Export {
+        #[arg(long)]
+        portfolio: String,
+        /// csv or json.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        #[arg(long, default_value = "admin")]
+        user: String,
+    },
+}
+
+/// How a generic CSV is laid out (`--format generic`), and the currency of
+/// rows that name none (any CSV format).
+#[derive(Debug, Clone, Args)]
+pub struct MappingArgs {
+    /// Which column holds each field: `date=Trade Date,type=Action,symbol=Ticker,
+    /// quantity=Qty,price=Price,fee=Commission,amount=Net Amount,tax=Tax,
+    /// currency=Currency,note=Description` (date is required).
+    #[arg(long)]
+    pub map: Option<String>,
+    /// The broker's type words: `Kauf=buy,Verkauf=sell,Dividende=dividend`.
+    #[arg(long)]
+    pub types: Option<String>,
+    /// Column delimiter (`;`, `,`, `tab`); detected from the header by default.
+    #[arg(long)]
+    pub delimiter: Option<String>,
+    /// strftime format of the dates, e.g. `%d.%m.%Y` or `%m/%d/%Y`.
+    #[arg(long)]
+    pub date_format: Option<String>,
+    /// Numbers are written `1.234,56`.
+    #[arg(long)]
+    pub decimal_comma: bool,
+    /// Where the direction is: `type` (a type column, default), `quantity`
+    /// (negative = sale) or `amount` (negative = money out).
+    #[arg(long)]
+    pub sign: Option<String>,
+    /// Currency of rows without one.
+    #[arg(long)]
+    pub currency: Option<String>,
+}
+
+impl MappingArgs {
+    pub fn options(&self, format: ImportFormat) -> Result<ImportOptions, AppError> {
+        let mapping = match (&self.map, format) {
+            (Some(map), ImportFormat::Generic) => Some(GenericMapping::parse(
+                map,
+                self.types.as_deref(),
+                self.delimiter.as_deref(),
+                self.date_format.as_deref(),
+                self.decimal_comma,
+                self.sign.as_deref(),
+            )?),
+            (Some(_), _) => {
+                return Err(AppError::invalid_field(
+                    "map",
+                    "a column mapping applies to --format generic only",
+                ));
+            }
+            (None, _) => None,
+        };
+        let default_currency = self
+            .currency
+            .as_deref()
+            .map(|c| {
+                Currency::parse(&c.to_uppercase())
+                    .map_err(|e| AppError::invalid_field("currency", e.to_string()))
+            })
+            .transpose()?;
+        Ok(ImportOptions {
+            mapping,
+            default_currency,
+        })
+    }
+}
+
+pub async fn run(ctx: &AppContext, cmd: TxCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        TxCommand::Import {
+            file,
+            portfolio,
+            format,
+            mapping,
+            user,
+        } => {
+            let user = acting_user(ctx, &user).await?;
+            let p = portfolios::find_portfolio(ctx, &user, &portfolio).await?;
+            let format: ImportFormat = format.parse()?;
+            let options = mapping.options(format)?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let report = import_transactions(ctx, &user, p.id, format, &bytes, &options).await?;
+            println!(
+                "imported {} transaction(s) into {} ({} read from {}, format {})",
+                report.imported_count,
+                p.name,
+                report.read,
+                file.display(),
+                report.format
+            );
+            if !report.duplicates.is_empty() {
+                println!(
+                    "skipped {} duplicate(s) already in the portfolio:",
+                    report.duplicates.len()
+                );
+                for d in &report.duplicates {
+                    println!("  line {}: {}", d.line, d.reason);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TxCommand::Export {
+            portfolio,
+            format,
+            output,
+            user,
+        } => {
+            let user = acting_user(ctx, &user).await?;
+            let p = portfolios::find_portfolio(ctx, &user, &portfolio).await?;
+            let format: ExportFormat = format.parse()?;
+            let text = export_transactions(ctx, &user, p.id, format).await?;
+            match output {
+                Some(path) => {
+                    std::fs::write(&path, text.as_bytes())
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    eprintln!("exported {} to {}", p.name, path.display());
+                }
+                None => {
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(text.as_bytes())?;
+                    out.flush()?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Our CSV, every bad line reported by its line in the file (the web UI's
+/// upload uses this too).
+pub fn parse_csv(bytes: &[u8]) -> Result<Vec<Transaction>, Vec<FieldError>> {
+    pricetrack_app::imports::parse_ours_csv(bytes)
+}

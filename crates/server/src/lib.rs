@@ -1,0 +1,10 @@
+//! The pricetrack server as a library, so tests can start it on a pre-bound
+//! listener with a fresh database.
+
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod http;
+pub mod jobs;
+pub mod telemetry;
+pub mod ui;

@@ -1,0 +1,1420 @@
+//! Portfolios, their analytics, transactions and CSV import.
+
+use super::{
+    Layout, Session, UiError, UiResult, chart, format,
+    pages::{form_errors, user_settings},
+    render,
+    views::{self, LoadedPortfolio},
+};
+use crate::http::{
+    AppState,
+    dto::{DecimalInput, TransactionIn, TransactionOut},
+};
+use askama::Template;
+use axum::{
+    Form,
+    extract::{FromRequest, Multipart, Path, Query, Request, State},
+    http::{StatusCode, header},
+    response::{Html, IntoResponse, Redirect, Response},
+};
+use jiff::{civil::Date, tz::TimeZone};
+use pricetrack_app::{
+    AppContext, AppError, AppResult,
+    analytics::{AnalyticsInput, PerformanceSeries, PortfolioAnalytics},
+    portfolios,
+    ports::{PageRequest, Portfolio, PortfolioDraft, TransactionFilter, UserSettings},
+};
+use pricetrack_domain::{
+    Currency, PortfolioId, Symbol, TransactionId, TransactionType,
+    analytics::{
+        CashTreatment, PeriodPreset, PeriodSpec, calendar_returns::Resolution, income::Granularity,
+    },
+};
+use rust_decimal::prelude::ToPrimitive;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+/// The period buttons of value charts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeriodChoice(PeriodPreset);
+
+impl PeriodChoice {
+    pub const DASHBOARD: [PeriodChoice; 7] = [
+        PeriodChoice(PeriodPreset::OneDay),
+        PeriodChoice(PeriodPreset::OneWeek),
+        PeriodChoice(PeriodPreset::OneMonth),
+        PeriodChoice(PeriodPreset::YearToDate),
+        PeriodChoice(PeriodPreset::OneYear),
+        PeriodChoice(PeriodPreset::FiveYears),
+        PeriodChoice(PeriodPreset::Max),
+    ];
+
+    pub fn parse(s: &str) -> Self {
+        Self::DASHBOARD
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .unwrap_or(PeriodChoice(PeriodPreset::OneMonth))
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self.0 {
+            PeriodPreset::OneDay => "1D",
+            PeriodPreset::OneWeek => "1W",
+            PeriodPreset::OneMonth => "1M",
+            PeriodPreset::YearToDate => "YTD",
+            PeriodPreset::OneYear => "1Y",
+            PeriodPreset::FiveYears => "5Y",
+            PeriodPreset::Max => "MAX",
+            _ => "1M",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self.0 {
+            PeriodPreset::OneDay => "today",
+            PeriodPreset::OneWeek => "past week",
+            PeriodPreset::OneMonth => "past month",
+            PeriodPreset::YearToDate => "year to date",
+            PeriodPreset::OneYear => "past year",
+            PeriodPreset::FiveYears => "past five years",
+            _ => "since inception",
+        }
+    }
+}
+
+fn day_seconds(d: Date) -> i64 {
+    pricetrack_domain::date_key(d).as_second()
+}
+
+fn f(d: rust_decimal::Decimal) -> f64 {
+    d.to_f64().unwrap_or(0.0)
+}
+
+/// A portfolio's headline value and its value/invested series over a period.
+#[derive(Default)]
+pub struct Figures {
+    pub total_value: f64,
+    pub day_change: f64,
+    /// (day start, value, invested)
+    pub series: Vec<(i64, f64, f64)>,
+}
+
+fn analytics<'a>(
+    ctx: &AppContext,
+    loaded: &'a LoadedPortfolio,
+    base: Currency,
+    settings: &UserSettings,
+) -> Result<PortfolioAnalytics<'a>, String> {
+    PortfolioAnalytics::new(AnalyticsInput {
+        transactions: &loaded.transactions,
+        prices: &loaded.prices,
+        fx: &loaded.fx,
+        instruments: &loaded.instruments,
+        base_currency: base,
+        cost_basis_method: settings.cost_basis_method,
+        evaluation_date: views::today(ctx),
+        cash: CashTreatment::Auto,
+    })
+    .map_err(|e| e.to_string())
+}
+
+/// Headline figures from one daily performance series since inception (the
+/// expensive part of the analytics, computed once per page): the chosen
+/// period's points are a slice of it.
+fn figures_of(
+    pa: &PortfolioAnalytics<'_>,
+    period: PeriodChoice,
+    base: Currency,
+    loaded: &LoadedPortfolio,
+) -> Result<(Figures, PerformanceSeries), String> {
+    let max = pa
+        .performance(PeriodSpec::Preset(PeriodPreset::Max), Resolution::Day)
+        .map_err(|e| e.to_string())?;
+    let start = pa
+        .period(PeriodSpec::Preset(period.0))
+        .ok()
+        .map(|p| p.start);
+    let total_value = max.points.last().map_or(0.0, |p| f(p.value));
+    let mut day_change = match max.points.as_slice() {
+        [.., a, b] => f(b.value) - f(a.value),
+        _ => 0.0,
+    };
+    // Today's change is the move since each holding's previous close (the
+    // daily valuation shows none on a weekend), when all quote in the base.
+    let quantities = pricetrack_domain::fold_holdings(
+        loaded.transactions.iter(),
+        &std::collections::BTreeMap::<Symbol, rust_decimal::Decimal>::new(),
+    );
+    if let Ok(h) = quantities {
+        let currency_of = |s: &Symbol| {
+            loaded
+                .instruments
+                .iter()
+                .find(|i| &i.symbol == s)
+                .map(|i| i.currency)
+        };
+        if h.positions
+            .iter()
+            .all(|p| currency_of(&p.symbol) == Some(base))
+        {
+            day_change = h
+                .positions
+                .iter()
+                .filter_map(|p| Some(f(p.quantity) * loaded.quotes.get(&p.symbol)?.change?))
+                .sum();
+        }
+    }
+    let series = max
+        .points
+        .iter()
+        .filter(|p| start.is_none_or(|s| p.date >= s))
+        .map(|p| (day_seconds(p.date), f(p.value), f(p.total_investment)))
+        .collect();
+    Ok((
+        Figures {
+            total_value,
+            day_change,
+            series,
+        },
+        max,
+    ))
+}
+
+/// Figures in the user's base currency, or the reason they cannot be computed.
+pub async fn portfolio_figures(
+    ctx: &AppContext,
+    id: PortfolioId,
+    settings: &UserSettings,
+    period: PeriodChoice,
+) -> AppResult<Result<Figures, String>> {
+    let loaded = views::load_portfolio(ctx, id, settings.base_currency).await?;
+    if loaded.transactions.is_empty() {
+        return Ok(Ok(Figures::default()));
+    }
+    Ok(analytics(ctx, &loaded, settings.base_currency, settings)
+        .and_then(|pa| figures_of(&pa, period, settings.base_currency, &loaded).map(|(f, _)| f)))
+}
+
+// ---------------------------------------------------------------- list
+
+#[derive(Template)]
+#[template(path = "portfolios.html")]
+struct PortfoliosPage {
+    layout: Layout,
+    rows: Vec<PortfolioRow>,
+    name: String,
+    base_currency: String,
+    errors: HashMap<String, String>,
+}
+
+struct PortfolioRow {
+    id: i64,
+    name: String,
+    base: String,
+    value: String,
+    day: String,
+    day_dir: &'static str,
+    note: Option<String>,
+}
+
+async fn portfolios_page(
+    state: &AppState,
+    s: &Session,
+    name: String,
+    base_currency: String,
+    errors: HashMap<String, String>,
+) -> UiResult<Response> {
+    let ctx = &state.ctx;
+    let settings = user_settings(state, s).await?;
+    let mut rows = Vec::new();
+    for p in portfolios::list_portfolios(ctx, s.user()).await? {
+        let own = UserSettings {
+            base_currency: p.base_currency,
+            ..settings.clone()
+        };
+        let cur = p.base_currency.as_str();
+        let (value, day, day_dir, note) =
+            match portfolio_figures(ctx, p.id, &own, PeriodChoice(PeriodPreset::OneDay)).await? {
+                Ok(fg) => (
+                    format::money_f(fg.total_value, cur),
+                    format::signed_money_f(fg.day_change, cur),
+                    format::direction(fg.day_change),
+                    None,
+                ),
+                Err(e) => ("—".to_owned(), "—".to_owned(), "flat", Some(e)),
+            };
+        rows.push(PortfolioRow {
+            id: p.id.0,
+            name: p.name,
+            base: cur.to_owned(),
+            value,
+            day,
+            day_dir,
+            note,
+        });
+    }
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let mut r = render(&PortfoliosPage {
+        layout: Layout::new(s, settings.theme, "Portfolios", "portfolios"),
+        rows,
+        name,
+        base_currency: if base_currency.is_empty() {
+            settings.base_currency.to_string()
+        } else {
+            base_currency
+        },
+        errors,
+    });
+    *r.status_mut() = status;
+    Ok(r)
+}
+
+pub async fn portfolios(State(state): State<AppState>, s: Session) -> UiResult<Response> {
+    portfolios_page(&state, &s, String::new(), String::new(), HashMap::new()).await
+}
+
+#[derive(Deserialize)]
+pub struct PortfolioForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    base_currency: String,
+}
+
+fn draft(f: &PortfolioForm) -> AppResult<PortfolioDraft> {
+    let base_currency = Currency::parse(f.base_currency.trim().to_uppercase().as_str())
+        .map_err(|e| AppError::invalid_field("base_currency", e.to_string()))?;
+    Ok(PortfolioDraft {
+        name: f.name.clone(),
+        base_currency,
+    })
+}
+
+pub async fn create_portfolio(
+    State(state): State<AppState>,
+    s: Session,
+    Form(f): Form<PortfolioForm>,
+) -> UiResult<Response> {
+    let result = match draft(&f) {
+        Ok(d) => portfolios::create_portfolio(&state.ctx, s.user(), d).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(p) => Ok(Redirect::to(&format!("/portfolios/{}", p.id)).into_response()),
+        Err(e) => {
+            let errors = form_errors(e)?;
+            portfolios_page(&state, &s, f.name, f.base_currency, errors).await
+        }
+    }
+}
+
+pub async fn update_portfolio(
+    State(state): State<AppState>,
+    s: Session,
+    Path(id): Path<i64>,
+    Form(f): Form<PortfolioForm>,
+) -> UiResult<Response> {
+    let d = draft(&f)?;
+    portfolios::update_portfolio(&state.ctx, s.user(), PortfolioId(id), d).await?;
+    Ok(Redirect::to(&format!("/portfolios/{id}")).into_response())
+}
+
+pub async fn delete_portfolio(
+    State(state): State<AppState>,
+    s: Session,
+    Path(id): Path<i64>,
+) -> UiResult<Response> {
+    portfolios::delete_portfolio(&state.ctx, s.user(), PortfolioId(id)).await?;
+    Ok(Redirect::to("/portfolios").into_response())
+}
+
+// ---------------------------------------------------------------- one portfolio
+
+/// One heatmap row: year, (cell value, css class) per month, year total, its class.
+type HeatmapRow = (i16, Vec<(String, String)>, String, String);
+
+#[derive(Template)]
+#[template(path = "portfolio.html")]
+struct PortfolioPage {
+    layout: Layout,
+    p: Portfolio,
+    method: &'static str,
+    note: Option<String>,
+    empty: bool,
+    cards: Vec<Card>,
+    periods: Vec<(&'static str, bool)>,
+    period: &'static str,
+    chart: String,
+    holdings: Vec<HoldingRow>,
+    allocation: String,
+    allocation_kind: String,
+    returns: Vec<(&'static str, String, &'static str)>,
+    heatmap: Vec<HeatmapRow>,
+    income: Vec<(String, String, String)>,
+    realized_total: String,
+    realized: Vec<[String; 6]>,
+    top: Vec<(String, String, String, &'static str)>,
+    bottom: Vec<(String, String, String, &'static str)>,
+}
+
+struct Card {
+    label: &'static str,
+    value: String,
+    sub: String,
+    dir: &'static str,
+    help: &'static str,
+}
+
+struct HoldingRow {
+    symbol: String,
+    quantity: String,
+    quantity_sort: f64,
+    avg_cost: String,
+    avg_sort: f64,
+    price: String,
+    price_sort: f64,
+    value: String,
+    value_sort: f64,
+    day: String,
+    day_sort: f64,
+    day_dir: &'static str,
+    gain: String,
+    gain_sort: f64,
+    gain_pct: String,
+    gain_pct_sort: f64,
+    gain_dir: &'static str,
+    weight: String,
+    weight_sort: f64,
+}
+
+#[derive(Deserialize, Default)]
+pub struct PortfolioQuery {
+    period: Option<String>,
+}
+
+fn allocation_svg(id: &str, title: &str, slices: &[(String, f64, f64)], currency: &str) -> String {
+    use std::fmt::Write as _;
+    if slices.is_empty() {
+        return String::new();
+    }
+    let row_h = 26.0;
+    let height = slices.len() as f64 * row_h + 8.0;
+    let mut out = format!(
+        "<svg class=\"chart alloc\" id=\"{id}\" viewBox=\"0 0 420 {height:.0}\" role=\"img\" aria-labelledby=\"{id}-t\"><title id=\"{id}-t\">{}</title>",
+        format::escape(title)
+    );
+    for (i, (key, value, weight)) in slices.iter().enumerate() {
+        let y = 4.0 + i as f64 * row_h;
+        let w = (weight * 200.0).clamp(1.0, 200.0);
+        let _ = write!(
+            out,
+            "<text class=\"label\" x=\"0\" y=\"{:.1}\">{}</text><rect class=\"bar c{}\" x=\"110\" y=\"{:.1}\" width=\"{w:.1}\" height=\"16\" rx=\"2\"/><text class=\"value\" x=\"{:.1}\" y=\"{:.1}\">{}% · {}</text>",
+            y + 13.0,
+            format::escape(key),
+            i % 6,
+            y + 1.0,
+            116.0 + w,
+            y + 13.0,
+            format::group(weight * 100.0, 1),
+            format::escape(&format::money_f(*value, currency)),
+        );
+    }
+    out.push_str("</svg>");
+    out
+}
+
+fn value_chart(series: &[(i64, f64, f64)], currency: &str, period: PeriodChoice) -> String {
+    let value: Vec<chart::Point> = series
+        .iter()
+        .map(|(t, v, _)| chart::Point { t: *t, v: *v })
+        .collect();
+    let invested: Vec<chart::Point> = series
+        .iter()
+        .map(|(t, _, i)| chart::Point { t: *t, v: *i })
+        .collect();
+    chart::line_chart(
+        &[
+            ("primary", "Value", value),
+            ("secondary", "Invested", invested),
+        ],
+        &chart::ChartSpec {
+            id: "value-chart",
+            width: 760,
+            height: 260,
+            title: &format!("Value and invested capital, {}", period.label()),
+            currency,
+            mode: chart::Mode::Line,
+            volume: false,
+            intraday: false,
+        },
+    )
+}
+
+pub async fn portfolio_chart(
+    State(state): State<AppState>,
+    s: Session,
+    Path(id): Path<i64>,
+    Query(q): Query<PortfolioQuery>,
+) -> UiResult<Response> {
+    let ctx = &state.ctx;
+    let p = portfolios::get_portfolio(ctx, s.user(), PortfolioId(id)).await?;
+    let settings = user_settings(&state, &s).await?;
+    let own = UserSettings {
+        base_currency: p.base_currency,
+        ..settings
+    };
+    let period = PeriodChoice::parse(q.period.as_deref().unwrap_or("1Y"));
+    let svg = match portfolio_figures(ctx, p.id, &own, period).await? {
+        Ok(fg) => value_chart(&fg.series, p.base_currency.as_str(), period),
+        Err(_) => String::new(),
+    };
+    Ok(Html(svg).into_response())
+}
+
+fn heat_class(v: Option<f64>) -> String {
+    match v {
+        None => "heat-none".to_owned(),
+        Some(v) => {
+            let level = ((v.abs() * 100.0) / 2.5).ceil().clamp(1.0, 4.0) as u8;
+            if v >= 0.0 {
+                format!("heat-up{level}")
+            } else {
+                format!("heat-down{level}")
+            }
+        }
+    }
+}
+
+pub async fn portfolio(
+    State(state): State<AppState>,
+    s: Session,
+    Path(id): Path<i64>,
+    Query(q): Query<PortfolioQuery>,
+) -> UiResult<Response> {
+    let ctx = &state.ctx;
+    let p = portfolios::get_portfolio(ctx, s.user(), PortfolioId(id)).await?;
+    let settings = user_settings(&state, &s).await?;
+    let own = UserSettings {
+        base_currency: p.base_currency,
+        ..settings.clone()
+    };
+    let cur = p.base_currency.as_str().to_owned();
+    let period = PeriodChoice::parse(q.period.as_deref().unwrap_or("1Y"));
+    let loaded = views::load_portfolio(ctx, p.id, p.base_currency).await?;
+    let mut layout = Layout::new(&s, settings.theme, p.name.clone(), "portfolios");
+    let mut page = PortfolioPage {
+        layout: Layout::anonymous(""),
+        method: pricetrack_app::settings::method_as_str(settings.cost_basis_method),
+        note: None,
+        empty: loaded.transactions.is_empty(),
+        cards: Vec::new(),
+        periods: PeriodChoice::DASHBOARD
+            .iter()
+            .map(|x| (x.as_str(), *x == period))
+            .collect(),
+        period: period.as_str(),
+        chart: String::new(),
+        holdings: Vec::new(),
+        allocation: String::new(),
+        allocation_kind: String::new(),
+        returns: Vec::new(),
+        heatmap: Vec::new(),
+        income: Vec::new(),
+        realized_total: String::new(),
+        realized: Vec::new(),
+        top: Vec::new(),
+        bottom: Vec::new(),
+        p: p.clone(),
+    };
+    let held: Vec<String> = loaded.quotes.keys().map(|s| s.to_string()).collect();
+    layout.stream = held.join(",");
+    if loaded
+        .instruments
+        .iter()
+        .any(|i| i.provider.as_str() == "demo")
+    {
+        layout
+            .banners
+            .push("Simulated data: some holdings are priced by the demo provider.".to_owned());
+    }
+    if !page.empty {
+        match analytics(ctx, &loaded, p.base_currency, &own) {
+            Err(e) => page.note = Some(e),
+            Ok(pa) => {
+                if let Err(e) = fill_analytics(&mut page, &pa, &loaded, &cur, period) {
+                    page.note = Some(e);
+                }
+            }
+        }
+    }
+    page.layout = layout;
+    Ok(render(&page))
+}
+
+fn fill_analytics(
+    page: &mut PortfolioPage,
+    pa: &PortfolioAnalytics<'_>,
+    loaded: &LoadedPortfolio,
+    cur: &str,
+    period: PeriodChoice,
+) -> Result<(), String> {
+    let e = |e: pricetrack_domain::analytics::AnalyticsError| e.to_string();
+    let (fg, max) = figures_of(pa, period, page.p.base_currency, loaded)?;
+    let summary = pa.summary(PeriodSpec::Preset(period.0)).map_err(e)?;
+    let previous = fg.total_value - fg.day_change;
+    page.cards = vec![
+        Card {
+            label: "Value",
+            value: format::money_f(fg.total_value, cur),
+            sub: format!(
+                "{} {} today",
+                format::signed_money_f(fg.day_change, cur),
+                if previous.abs() > f64::EPSILON {
+                    format::pct_arrow(fg.day_change / previous)
+                } else {
+                    String::new()
+                }
+            ),
+            dir: format::direction(fg.day_change),
+            help: "Holdings at their latest prices, plus cash when deposits are recorded.",
+        },
+        Card {
+            label: "Unrealized gain",
+            value: format::signed_money_f(f(summary.unrealized_gain), cur),
+            sub: summary
+                .unrealized_gain_pct
+                .map_or(String::new(), |v| format::pct_arrow(f(v))),
+            dir: format::direction(f(summary.unrealized_gain)),
+            help: "Market value minus the cost basis of the units still held.",
+        },
+        Card {
+            label: "Realized gain",
+            value: format::signed_money_f(f(summary.realized_gain), cur),
+            sub: format!("method: {}", page.method),
+            dir: format::direction(f(summary.realized_gain)),
+            help: "Sale proceeds minus the cost of the units sold, by your cost-basis method.",
+        },
+        Card {
+            label: "Income",
+            value: format::money_f(f(summary.dividends_gross + summary.interest_gross), cur),
+            sub: format!("taxes {}", format::money_f(f(summary.dividend_taxes), cur)),
+            dir: "flat",
+            help: "Gross dividends and interest received since inception.",
+        },
+        Card {
+            label: "Time-weighted return",
+            value: format::pct(summary.twr),
+            sub: period.label().to_owned(),
+            dir: format::direction(summary.twr),
+            help: "Daily returns chained, so deposits and withdrawals do not distort it.",
+        },
+        Card {
+            label: "Money-weighted (XIRR)",
+            value: summary.xirr.map_or("—".to_owned(), format::pct),
+            sub: "annualized".to_owned(),
+            dir: format::direction(summary.xirr.unwrap_or(0.0)),
+            help: "The yearly rate that makes your cash flows worth today's value.",
+        },
+    ];
+    page.chart = value_chart(&fg.series, cur, period);
+
+    let holdings = pa.holdings(None).map_err(e)?;
+    page.holdings = holdings
+        .holdings
+        .iter()
+        .filter(|h| !h.quantity.is_zero())
+        .map(|h| {
+            let qf = f(h.quantity);
+            let day = loaded
+                .quotes
+                .get(&h.symbol)
+                .and_then(|q| q.change)
+                .map(|c| c * qf);
+            let qc = h.quote_currency.as_str();
+            let gain_pct = h.unrealized_gain_pct.map(f);
+            HoldingRow {
+                symbol: h.symbol.to_string(),
+                quantity: format::quantity(h.quantity),
+                quantity_sort: qf,
+                avg_cost: format::format_price(f(h.average_cost_quote), qc),
+                avg_sort: f(h.average_cost_quote),
+                price: h
+                    .market_price_quote
+                    .map_or("—".to_owned(), |v| format::format_price(f(v), qc)),
+                price_sort: h.market_price_quote.map_or(0.0, f),
+                value: format::money_f(f(h.market_value), cur),
+                value_sort: f(h.market_value),
+                day: day.map_or("—".to_owned(), |d| format::signed_money_f(d, qc)),
+                day_sort: day.unwrap_or(0.0),
+                day_dir: format::direction(day.unwrap_or(0.0)),
+                gain: format::signed_money_f(f(h.unrealized_gain), cur),
+                gain_sort: f(h.unrealized_gain),
+                gain_pct: gain_pct.map_or("—".to_owned(), format::pct_arrow),
+                gain_pct_sort: gain_pct.unwrap_or(0.0),
+                gain_dir: format::direction(f(h.unrealized_gain)),
+                weight: h.weight.map_or("—".to_owned(), |w| {
+                    format!("{}%", format::group(f(w) * 100.0, 1))
+                }),
+                weight_sort: h.weight.map_or(0.0, f),
+            }
+        })
+        .collect();
+    // Allocation by instrument and by kind, from the holdings already valued.
+    let total: f64 = holdings
+        .holdings
+        .iter()
+        .map(|h| f(h.market_value))
+        .sum::<f64>()
+        + holdings
+            .cash
+            .iter()
+            .map(|c| f(c.amount_in_base))
+            .sum::<f64>();
+    let mut by_symbol: Vec<(String, f64, f64)> = Vec::new();
+    let mut by_kind: std::collections::BTreeMap<String, f64> = std::collections::BTreeMap::new();
+    for h in holdings
+        .holdings
+        .iter()
+        .filter(|h| !h.market_value.is_zero())
+    {
+        let v = f(h.market_value);
+        by_symbol.push((h.symbol.to_string(), v, 0.0));
+        let kind = loaded
+            .instruments
+            .iter()
+            .find(|i| i.symbol == h.symbol)
+            .map_or("unknown", |i| i.kind.as_str());
+        *by_kind.entry(kind.to_owned()).or_default() += v;
+    }
+    let cash: f64 = holdings.cash.iter().map(|c| f(c.amount_in_base)).sum();
+    if cash.abs() > 0.005 {
+        by_symbol.push(("cash".to_owned(), cash, 0.0));
+        *by_kind.entry("cash".to_owned()).or_default() += cash;
+    }
+    let weigh = |mut v: Vec<(String, f64, f64)>| {
+        for s in &mut v {
+            s.2 = if total.abs() > f64::EPSILON {
+                s.1 / total
+            } else {
+                0.0
+            };
+        }
+        v.sort_by(|a, b| b.1.total_cmp(&a.1));
+        v
+    };
+    page.allocation = allocation_svg(
+        "alloc-instrument",
+        "Allocation by instrument",
+        &weigh(by_symbol),
+        cur,
+    );
+    page.allocation_kind = allocation_svg(
+        "alloc-kind",
+        "Allocation by kind",
+        &weigh(by_kind.into_iter().map(|(k, v)| (k, v, 0.0)).collect()),
+        cur,
+    );
+
+    // Period returns from one daily TWR series since inception.
+    if let Some(last) = max.points.last() {
+        let end = last.date;
+        for (label, preset) in [
+            ("1D", PeriodPreset::OneDay),
+            ("1W", PeriodPreset::OneWeek),
+            ("1M", PeriodPreset::OneMonth),
+            ("YTD", PeriodPreset::YearToDate),
+            ("1Y", PeriodPreset::OneYear),
+            ("5Y", PeriodPreset::FiveYears),
+            ("MAX", PeriodPreset::Max),
+        ] {
+            let Ok(period) = pa.period(PeriodSpec::Preset(preset)) else {
+                continue;
+            };
+            let start = max
+                .points
+                .iter()
+                .take_while(|p| p.date <= period.start)
+                .last()
+                .or(max.points.first());
+            if let Some(start) = start {
+                let r = (1.0 + last.twr) / (1.0 + start.twr) - 1.0;
+                let _ = end;
+                page.returns
+                    .push((label, format::pct(r), format::direction(r)));
+            }
+        }
+    }
+    page.heatmap = pa
+        .returns_table(PeriodSpec::Preset(PeriodPreset::Max))
+        .map_err(e)?
+        .into_iter()
+        .rev()
+        .map(|y| {
+            let cells = y
+                .months
+                .iter()
+                .map(|m| {
+                    (
+                        m.map_or(String::new(), |v| format::group(v * 100.0, 1)),
+                        heat_class(*m),
+                    )
+                })
+                .collect();
+            (
+                y.year,
+                cells,
+                format::pct(y.year_return),
+                heat_class(Some(y.year_return)),
+            )
+        })
+        .collect();
+    page.income = pa
+        .income(Granularity::Month, None)
+        .map_err(e)?
+        .into_iter()
+        .rev()
+        .take(12)
+        .map(|b| {
+            (
+                b.period,
+                format::money_f(f(b.dividends_gross + b.interest_gross), cur),
+                format::money_f(f(b.net), cur),
+            )
+        })
+        .collect();
+    let realized = pa.realized(None).map_err(e)?;
+    let total: f64 = realized
+        .iter()
+        .map(|l| f(l.lot.proceeds - l.lot.cost))
+        .sum();
+    page.realized_total = format::signed_money_f(total, cur);
+    page.realized = realized
+        .iter()
+        .rev()
+        .take(10)
+        .map(|l| {
+            let gain = f(l.lot.proceeds - l.lot.cost);
+            [
+                l.symbol.to_string(),
+                l.lot.acquired.to_string(),
+                l.lot.disposed.to_string(),
+                format::quantity(l.lot.quantity),
+                format::signed_money_f(gain, cur),
+                format::direction(gain).to_owned(),
+            ]
+        })
+        .collect();
+    let report = pa.contributions(PeriodSpec::Preset(period.0)).map_err(e)?;
+    let as_row = |c: &pricetrack_domain::analytics::contribution::Contribution| {
+        let g = f(c.gain);
+        (
+            c.symbol.to_string(),
+            format::signed_money_f(g, cur),
+            c.contribution.map_or("—".to_owned(), format::pct),
+            format::direction(g),
+        )
+    };
+    page.top = report
+        .holdings
+        .iter()
+        .filter(|c| c.gain.is_sign_positive() && !c.gain.is_zero())
+        .take(3)
+        .map(as_row)
+        .collect();
+    page.bottom = report
+        .holdings
+        .iter()
+        .rev()
+        .filter(|c| c.gain.is_sign_negative())
+        .take(3)
+        .map(as_row)
+        .collect();
+    Ok(())
+}
+
+// ---------------------------------------------------------------- transactions
+
+#[derive(Template)]
+#[template(path = "transactions.html")]
+struct TransactionsPage {
+    layout: Layout,
+    p: Portfolio,
+    filter: FilterView,
+    rows: Vec<TxRow>,
+    total: u64,
+    prev_link: Option<String>,
+    next_link: Option<String>,
+    range: String,
+    form: TxForm,
+    types: Vec<&'static str>,
+    message: Option<String>,
+    import: Option<ImportPreview>,
+}
+
+#[derive(Default)]
+struct FilterView {
+    symbol: String,
+    kind: String,
+    from: String,
+    to: String,
+}
+
+struct TxRow {
+    id: i64,
+    date: String,
+    kind: String,
+    symbol: String,
+    quantity: String,
+    price: String,
+    amount: String,
+    fee: String,
+    note: String,
+}
+
+/// The transaction form's values and errors (kept when the form is refused).
+#[derive(Default, Deserialize, Clone)]
+pub struct TxForm {
+    #[serde(default, rename = "type")]
+    kind: String,
+    #[serde(default)]
+    date: String,
+    #[serde(default)]
+    symbol: String,
+    #[serde(default)]
+    quantity: String,
+    #[serde(default)]
+    price: String,
+    #[serde(default)]
+    fee: String,
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    tax: String,
+    #[serde(default)]
+    ratio: String,
+    #[serde(default)]
+    currency: String,
+    #[serde(default)]
+    note: String,
+    #[serde(skip)]
+    errors: HashMap<String, String>,
+}
+
+impl TxForm {
+    fn err(&self, field: &str) -> Option<&String> {
+        self.errors.get(field)
+    }
+
+    fn blank(currency: Currency, today: Date) -> Self {
+        Self {
+            kind: "buy".into(),
+            date: today.to_string(),
+            currency: currency.to_string(),
+            ..Default::default()
+        }
+    }
+
+    fn from_out(o: TransactionOut) -> Self {
+        let s = |d: Option<rust_decimal::Decimal>| {
+            d.map(|d| d.normalize().to_string()).unwrap_or_default()
+        };
+        let date = o
+            .time
+            .parse::<jiff::Timestamp>()
+            .map(|t| {
+                let z = t.to_zoned(TimeZone::UTC);
+                if z.hour() == 0 && z.minute() == 0 && z.second() == 0 {
+                    z.date().to_string()
+                } else {
+                    t.to_string()
+                }
+            })
+            .unwrap_or(o.time);
+        Self {
+            kind: o.kind,
+            date,
+            symbol: o.symbol.unwrap_or_default(),
+            quantity: s(o.quantity),
+            price: s(o.price),
+            fee: s(o.fee),
+            amount: s(o.amount),
+            tax: s(o.tax),
+            ratio: o.ratio.unwrap_or_default(),
+            currency: o.currency,
+            note: o.note,
+            errors: HashMap::new(),
+        }
+    }
+
+    /// The API's input, keeping only the fields that apply to the type (the
+    /// form shows them all).
+    fn to_input(&self) -> TransactionIn {
+        let kind = self.kind.parse::<TransactionType>().ok();
+        let applies = |field: &str| match kind {
+            Some(
+                TransactionType::Buy
+                | TransactionType::Sell
+                | TransactionType::TransferIn
+                | TransactionType::TransferOut,
+            ) => ["symbol", "quantity", "price", "fee"].contains(&field),
+            Some(TransactionType::Dividend) => ["symbol", "amount", "tax"].contains(&field),
+            Some(TransactionType::Interest) => ["amount", "tax"].contains(&field),
+            Some(TransactionType::Fee | TransactionType::Tax) => {
+                ["symbol", "amount"].contains(&field)
+            }
+            Some(TransactionType::Deposit | TransactionType::Withdrawal) => field == "amount",
+            Some(TransactionType::Split) => ["symbol", "ratio"].contains(&field),
+            _ => false,
+        };
+        let text = |field: &str, v: &str| {
+            (applies(field) && !v.trim().is_empty()).then(|| v.trim().to_owned())
+        };
+        let dec = |field: &str, v: &str| text(field, v).map(DecimalInput);
+        TransactionIn {
+            kind: self.kind.clone(),
+            time: self.date.trim().to_owned(),
+            symbol: text("symbol", &self.symbol),
+            quantity: dec("quantity", &self.quantity),
+            price: dec("price", &self.price),
+            fee: dec("fee", &self.fee),
+            amount: dec("amount", &self.amount),
+            tax: dec("tax", &self.tax),
+            ratio: text("ratio", &self.ratio),
+            currency: self.currency.trim().to_uppercase(),
+            note: Some(self.note.clone()),
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct TxQuery {
+    symbol: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    offset: Option<u64>,
+    msg: Option<String>,
+    n: Option<u64>,
+}
+
+/// The outcome of a CSV upload before anything is written.
+struct ImportPreview {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+    total_rows: usize,
+    errors: Vec<String>,
+    csv: String,
+}
+
+const TX_PAGE: u32 = 50;
+
+fn tx_row(r: &pricetrack_app::ports::RecordedTransaction) -> TxRow {
+    let o = TransactionOut::from(r);
+    let cur = o.currency.clone();
+    let money =
+        |d: Option<rust_decimal::Decimal>| d.map_or(String::new(), |d| format::money(d, &cur));
+    TxRow {
+        id: o.id,
+        date: chart::time_text(r.transaction.time.as_second(), {
+            let z = r.transaction.time.to_zoned(TimeZone::UTC);
+            z.hour() != 0 || z.minute() != 0
+        }),
+        kind: o.kind.clone(),
+        symbol: o.symbol.clone().unwrap_or_default(),
+        quantity: o
+            .quantity
+            .map(format::quantity)
+            .or_else(|| o.ratio.clone())
+            .unwrap_or_default(),
+        price: o
+            .price
+            .map_or(String::new(), |p| format::format_price(f(p), &cur)),
+        amount: match (o.quantity, o.price) {
+            (Some(q), Some(p)) => format::money(q * p, &cur),
+            _ => money(o.amount),
+        },
+        fee: money(
+            o.fee
+                .filter(|f| !f.is_zero())
+                .or(o.tax.filter(|t| !t.is_zero())),
+        ),
+        note: o.note,
+    }
+}
+
+async fn transactions_page(
+    state: &AppState,
+    s: &Session,
+    id: i64,
+    q: TxQuery,
+    form: Option<TxForm>,
+    import: Option<ImportPreview>,
+    status: StatusCode,
+) -> UiResult<Response> {
+    let ctx = &state.ctx;
+    let p = portfolios::get_portfolio(ctx, s.user(), PortfolioId(id)).await?;
+    let settings = user_settings(state, s).await?;
+    let parse_date = |v: &Option<String>| {
+        v.as_deref()
+            .filter(|v| !v.is_empty())
+            .and_then(|v| crate::http::dto::parse_time(v).ok())
+    };
+    let filter = TransactionFilter {
+        symbol: q
+            .symbol
+            .as_deref()
+            .filter(|v| !v.is_empty())
+            .and_then(|v| Symbol::parse(v.trim()).ok()),
+        kind: q.kind.as_deref().and_then(|k| k.parse().ok()),
+        from: parse_date(&q.from),
+        to: parse_date(&q.to).map(|t| t + jiff::SignedDuration::from_secs(86_399)),
+    };
+    let offset = q.offset.unwrap_or(0);
+    let page = portfolios::list_transactions(
+        ctx,
+        s.user(),
+        p.id,
+        &filter,
+        PageRequest::new(Some(TX_PAGE), Some(offset)),
+    )
+    .await?;
+    let fv = FilterView {
+        symbol: q.symbol.clone().unwrap_or_default(),
+        kind: q.kind.clone().unwrap_or_default(),
+        from: q.from.clone().unwrap_or_default(),
+        to: q.to.clone().unwrap_or_default(),
+    };
+    let link = |o: u64| {
+        format!(
+            "/portfolios/{id}/transactions?symbol={}&type={}&from={}&to={}&offset={o}",
+            super::urlencode(&fv.symbol),
+            super::urlencode(&fv.kind),
+            super::urlencode(&fv.from),
+            super::urlencode(&fv.to)
+        )
+    };
+    let shown = page.items.len() as u64;
+    let message = match q.msg.as_deref() {
+        Some("added") => Some("Transaction recorded.".to_owned()),
+        Some("saved") => Some("Transaction saved.".to_owned()),
+        Some("deleted") => Some("Transaction deleted.".to_owned()),
+        Some("imported") => Some(format!("Imported {} transaction(s).", q.n.unwrap_or(0))),
+        _ => None,
+    };
+    let prev_link = (offset > 0).then(|| link(offset.saturating_sub(u64::from(TX_PAGE))));
+    let next_link = (offset + shown < page.total).then(|| link(offset + u64::from(TX_PAGE)));
+    let mut r = render(&TransactionsPage {
+        layout: Layout::new(
+            s,
+            settings.theme,
+            format!("Transactions · {}", p.name),
+            "portfolios",
+        ),
+        filter: fv,
+        rows: page.items.iter().map(tx_row).collect(),
+        total: page.total,
+        prev_link,
+        next_link,
+        range: if page.total == 0 {
+            String::new()
+        } else {
+            format!("{}–{} of {}", offset + 1, offset + shown, page.total)
+        },
+        form: form.unwrap_or_else(|| TxForm::blank(p.base_currency, views::today(ctx))),
+        types: TransactionType::ALL.iter().map(|t| t.as_str()).collect(),
+        message,
+        import,
+        p,
+    });
+    *r.status_mut() = status;
+    Ok(r)
+}
+
+pub async fn transactions(
+    State(state): State<AppState>,
+    s: Session,
+    Path(id): Path<i64>,
+    Query(q): Query<TxQuery>,
+) -> UiResult<Response> {
+    transactions_page(&state, &s, id, q, None, None, StatusCode::OK).await
+}
+
+fn ledger_or_field_errors(e: AppError) -> UiResult<HashMap<String, String>> {
+    form_errors(e)
+}
+
+pub async fn create_transaction(
+    State(state): State<AppState>,
+    s: Session,
+    Path(id): Path<i64>,
+    Form(mut form): Form<TxForm>,
+) -> UiResult<Response> {
+    let result = match form.to_input().into_domain() {
+        Ok(tx) => portfolios::record_transactions(&state.ctx, s.user(), PortfolioId(id), vec![tx])
+            .await
+            .map(|_| ()),
+        Err(errors) => Err(AppError::Invalid(errors)),
+    };
+    match result {
+        Ok(()) => {
+            Ok(Redirect::to(&format!("/portfolios/{id}/transactions?msg=added")).into_response())
+        }
+        Err(e) => {
+            form.errors = ledger_or_field_errors(e)?;
+            transactions_page(
+                &state,
+                &s,
+                id,
+                TxQuery::default(),
+                Some(form),
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "tx_edit.html")]
+struct TxEditPage {
+    layout: Layout,
+    p: Portfolio,
+    tx: i64,
+    form: TxForm,
+    types: Vec<&'static str>,
+}
+
+async fn edit_page(
+    state: &AppState,
+    s: &Session,
+    id: i64,
+    tx: i64,
+    form: Option<TxForm>,
+) -> UiResult<Response> {
+    let ctx = &state.ctx;
+    let p = portfolios::get_portfolio(ctx, s.user(), PortfolioId(id)).await?;
+    let settings = user_settings(state, s).await?;
+    let form = match form {
+        Some(f) => f,
+        None => {
+            let r = portfolios::get_transaction(ctx, s.user(), p.id, TransactionId(tx)).await?;
+            TxForm::from_out(TransactionOut::from(&r))
+        }
+    };
+    let status = if form.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let mut r = render(&TxEditPage {
+        layout: Layout::new(
+            s,
+            settings.theme,
+            format!("Edit transaction · {}", p.name),
+            "portfolios",
+        ),
+        p,
+        tx,
+        form,
+        types: TransactionType::ALL.iter().map(|t| t.as_str()).collect(),
+    });
+    *r.status_mut() = status;
+    Ok(r)
+}
+
+pub async fn edit_transaction(
+    State(state): State<AppState>,
+    s: Session,
+    Path((id, tx)): Path<(i64, i64)>,
+) -> UiResult<Response> {
+    edit_page(&state, &s, id, tx, None).await
+}
+
+pub async fn update_transaction(
+    State(state): State<AppState>,
+    s: Session,
+    Path((id, tx)): Path<(i64, i64)>,
+    Form(mut form): Form<TxForm>,
+) -> UiResult<Response> {
+    let result = match form.to_input().into_domain() {
+        Ok(t) => portfolios::replace_transaction(
+            &state.ctx,
+            s.user(),
+            PortfolioId(id),
+            TransactionId(tx),
+            t,
+        )
+        .await
+        .map(|_| ()),
+        Err(errors) => Err(AppError::Invalid(errors)),
+    };
+    match result {
+        Ok(()) => {
+            Ok(Redirect::to(&format!("/portfolios/{id}/transactions?msg=saved")).into_response())
+        }
+        Err(e) => {
+            form.errors = ledger_or_field_errors(e)?;
+            edit_page(&state, &s, id, tx, Some(form)).await
+        }
+    }
+}
+
+pub async fn delete_transaction(
+    State(state): State<AppState>,
+    s: Session,
+    Path((id, tx)): Path<(i64, i64)>,
+) -> UiResult<Response> {
+    match portfolios::delete_transaction(&state.ctx, s.user(), PortfolioId(id), TransactionId(tx))
+        .await
+    {
+        Ok(()) => {
+            Ok(Redirect::to(&format!("/portfolios/{id}/transactions?msg=deleted")).into_response())
+        }
+        Err(e @ AppError::Ledger(_)) => Err(UiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("This transaction cannot be deleted: {e}"),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---------------------------------------------------------------- CSV import
+
+/// Parses an upload (multipart file or textarea, or the confirm form) and either
+/// shows a preview with every bad line, or — when confirmed and valid — records
+/// all rows at once.
+pub async fn import(
+    State(state): State<AppState>,
+    s: Session,
+    Path(id): Path<i64>,
+    request: Request,
+) -> UiResult<Response> {
+    let is_multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let (mut csv, mut confirm) = (String::new(), false);
+    if is_multipart {
+        let mut mp = Multipart::from_request(request, &state)
+            .await
+            .map_err(|e| UiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+        while let Some(field) = mp
+            .next_field()
+            .await
+            .map_err(|e| UiError::new(StatusCode::BAD_REQUEST, e.body_text()))?
+        {
+            let name = field.name().unwrap_or("").to_owned();
+            let bytes = field
+                .bytes()
+                .await
+                .map_err(|e| UiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+            match name.as_str() {
+                "file" if !bytes.is_empty() => csv = String::from_utf8_lossy(&bytes).into_owned(),
+                "csv" if csv.is_empty() => csv = String::from_utf8_lossy(&bytes).into_owned(),
+                "confirm" => confirm = bytes.as_ref() == b"1",
+                _ => {}
+            }
+        }
+    } else {
+        #[derive(Deserialize)]
+        struct ConfirmForm {
+            #[serde(default)]
+            csv: String,
+            #[serde(default)]
+            confirm: String,
+        }
+        let Form(f) = Form::<ConfirmForm>::from_request(request, &state)
+            .await
+            .map_err(|e| UiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+        csv = f.csv;
+        confirm = f.confirm == "1";
+    }
+    let csv = csv.replace("\r\n", "\n");
+    let parsed = crate::cli::tx::parse_csv(csv.as_bytes());
+    let mut preview = preview_of(&csv);
+    match parsed {
+        Ok(txs) if confirm => {
+            let n = txs.len();
+            match portfolios::record_transactions(&state.ctx, s.user(), PortfolioId(id), txs).await
+            {
+                Ok(_) => Ok(Redirect::to(&format!(
+                    "/portfolios/{id}/transactions?msg=imported&n={n}"
+                ))
+                .into_response()),
+                Err(e @ (AppError::Ledger(_) | AppError::Invalid(_))) => {
+                    preview.errors.push(format!("Nothing was written: {e}"));
+                    transactions_page(
+                        &state,
+                        &s,
+                        id,
+                        TxQuery::default(),
+                        None,
+                        Some(preview),
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                    )
+                    .await
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        Ok(_) => {
+            transactions_page(
+                &state,
+                &s,
+                id,
+                TxQuery::default(),
+                None,
+                Some(preview),
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(errors) => {
+            preview.errors = errors.iter().map(ToString::to_string).collect();
+            transactions_page(
+                &state,
+                &s,
+                id,
+                TxQuery::default(),
+                None,
+                Some(preview),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+fn preview_of(csv: &str) -> ImportPreview {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(false)
+        .from_reader(csv.as_bytes());
+    let mut records = reader.records().filter_map(Result::ok);
+    let header = records
+        .next()
+        .map(|r| r.iter().map(str::to_owned).collect())
+        .unwrap_or_default();
+    let mut rows = Vec::new();
+    let mut total_rows = 0;
+    for r in records {
+        total_rows += 1;
+        if rows.len() < 10 {
+            rows.push(r.iter().map(str::to_owned).collect());
+        }
+    }
+    ImportPreview {
+        header,
+        rows,
+        total_rows,
+        errors: Vec::new(),
+        csv: csv.to_owned(),
+    }
+}

@@ -1,0 +1,294 @@
+//! Data the pages show, loaded through the app's use cases and ports and turned
+//! into display-ready values.
+
+use super::{chart, format};
+use jiff::{Timestamp, civil::Date, tz::TimeZone};
+use pricetrack_app::{
+    AppContext, AppResult, bars,
+    ports::{BarRange, PageRequest},
+};
+use pricetrack_domain::{
+    Bar, Currency, Instrument, Interval, PortfolioId, Symbol, Transaction, analytics::FxTable,
+    date_key,
+};
+use rust_decimal::{Decimal, prelude::FromPrimitive};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Prices older than this (for instruments that are fetched, not hand-priced) are stale.
+const STALE_AFTER_SECS: i64 = 4 * 86_400;
+
+/// One instrument's line in a quote table (watchlists, dashboard), display-ready.
+#[derive(Debug, Clone)]
+pub struct QuoteRow {
+    pub symbol: String,
+    pub name: String,
+    pub has_price: bool,
+    pub last: String,
+    pub change: String,
+    pub pct: String,
+    pub change_pct: f64,
+    pub dir: &'static str,
+    pub range: String,
+    pub spark: String,
+    pub time: String,
+    pub simulated: bool,
+    pub stale: bool,
+}
+
+/// The quote, day range and recent closes of an instrument.
+pub async fn quote_row(ctx: &AppContext, i: &Instrument) -> AppResult<QuoteRow> {
+    let cur = i.currency.as_str();
+    let mut row = QuoteRow {
+        symbol: i.symbol.to_string(),
+        name: i.name.clone(),
+        has_price: false,
+        last: "—".to_owned(),
+        change: "—".to_owned(),
+        pct: "—".to_owned(),
+        change_pct: 0.0,
+        dir: "flat",
+        range: "—".to_owned(),
+        spark: chart::sparkline(&[], 96, 24),
+        time: String::new(),
+        simulated: i.provider.as_str() == "demo",
+        stale: false,
+    };
+    let q = match bars::quote(ctx, &i.symbol).await {
+        Ok(q) => q,
+        Err(pricetrack_app::AppError::NotFound { .. }) => return Ok(row),
+        Err(e) => return Err(e),
+    };
+    row.has_price = true;
+    row.last = format::format_price(q.price, cur);
+    row.time = chart::time_text(q.time.as_second(), !q.interval.is_date_keyed());
+    if let (Some(c), Some(p)) = (q.change, q.change_pct) {
+        row.change = format::signed_price(c, cur);
+        row.pct = format::pct_arrow(p);
+        row.change_pct = p;
+        row.dir = format::direction(c);
+    }
+    let now = ctx.clock.now();
+    row.stale =
+        i.provider.as_str() != "manual" && now.as_second() - q.time.as_second() > STALE_AFTER_SECS;
+    let daily = ctx
+        .store
+        .bars(
+            &i.symbol,
+            Interval::D1,
+            BarRange {
+                limit: Some(30),
+                ..BarRange::default()
+            },
+        )
+        .await?;
+    let day_start = date_key(q.time.to_zoned(TimeZone::UTC).date());
+    let (lo, hi) = if q.interval.is_date_keyed() {
+        daily.last().map_or((q.price, q.price), |b| (b.low, b.high))
+    } else {
+        let today = ctx
+            .store
+            .bars(
+                &i.symbol,
+                q.interval,
+                BarRange {
+                    from: Some(day_start),
+                    to: None,
+                    limit: Some(5000),
+                },
+            )
+            .await?;
+        range_of(&today).unwrap_or((q.price, q.price))
+    };
+    row.range = format!(
+        "{} – {}",
+        format::format_price(lo, cur),
+        format::format_price(hi, cur)
+    );
+    let mut values: Vec<f64> = if daily.len() >= 2 {
+        daily.iter().map(|b| b.close).collect()
+    } else {
+        ctx.store
+            .bars(
+                &i.symbol,
+                q.interval,
+                BarRange {
+                    limit: Some(60),
+                    ..BarRange::default()
+                },
+            )
+            .await?
+            .iter()
+            .map(|b| b.close)
+            .collect()
+    };
+    if !q.interval.is_date_keyed() && daily.len() >= 2 {
+        values.push(q.price);
+    }
+    row.spark = chart::sparkline(&values, 96, 24);
+    Ok(row)
+}
+
+fn range_of(bars: &[Bar]) -> Option<(f64, f64)> {
+    if bars.is_empty() {
+        return None;
+    }
+    Some((
+        bars.iter().map(|b| b.low).fold(f64::INFINITY, f64::min),
+        bars.iter()
+            .map(|b| b.high)
+            .fold(f64::NEG_INFINITY, f64::max),
+    ))
+}
+
+/// Rows for a list of symbols (unknown ones are skipped).
+pub async fn quote_rows(ctx: &AppContext, symbols: &[Symbol]) -> AppResult<Vec<QuoteRow>> {
+    let mut rows = Vec::with_capacity(symbols.len());
+    for s in symbols {
+        if let Some(i) = ctx.store.get_instrument(s).await? {
+            rows.push(quote_row(ctx, &i).await?);
+        }
+    }
+    Ok(rows)
+}
+
+/// Banners for simulated or stale data among the rows.
+pub fn data_banners(rows: &[QuoteRow]) -> Vec<String> {
+    let mut out = Vec::new();
+    let simulated: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.simulated)
+        .map(|r| r.symbol.as_str())
+        .collect();
+    if !simulated.is_empty() {
+        out.push(format!(
+            "Simulated data: prices of {} come from the demo provider and are not real.",
+            simulated.join(", ")
+        ));
+    }
+    let stale: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.stale)
+        .map(|r| r.symbol.as_str())
+        .collect();
+    if !stale.is_empty() {
+        out.push(format!(
+            "Stale prices: {} have not been updated for more than 4 days.",
+            stale.join(", ")
+        ));
+    }
+    out
+}
+
+pub fn today(ctx: &AppContext) -> Date {
+    ctx.clock.now().to_zoned(TimeZone::UTC).date()
+}
+
+/// Everything the analytics need for one portfolio, loaded from the store.
+pub struct LoadedPortfolio {
+    pub transactions: Vec<Transaction>,
+    pub instruments: Vec<Instrument>,
+    pub prices: BTreeMap<Symbol, Vec<(Date, Decimal)>>,
+    pub fx: FxTable,
+    /// Latest quote per held symbol (price, change since the previous close).
+    pub quotes: BTreeMap<Symbol, bars::Quote>,
+}
+
+/// Loads the ledger, the daily closes of every instrument it names (plus the
+/// latest intraday price as today's close) and exchange rates to `base` from
+/// stored FX instruments (`EURUSD=X` style symbols).
+pub async fn load_portfolio(
+    ctx: &AppContext,
+    id: PortfolioId,
+    base: Currency,
+) -> AppResult<LoadedPortfolio> {
+    let ledger = ctx.store.ledger(id).await?;
+    let transactions: Vec<Transaction> = ledger.into_iter().map(|r| r.transaction).collect();
+    let symbols: BTreeSet<Symbol> = transactions
+        .iter()
+        .filter_map(|t| t.symbol().cloned())
+        .collect();
+    let first = transactions.first().map(|t| t.time);
+    let mut instruments = Vec::new();
+    let mut prices = BTreeMap::new();
+    let mut quotes = BTreeMap::new();
+    let mut currencies: BTreeSet<Currency> = transactions.iter().map(|t| t.currency).collect();
+    for s in &symbols {
+        let Some(i) = ctx.store.get_instrument(s).await? else {
+            continue;
+        };
+        currencies.insert(i.currency);
+        let mut series = daily_closes(ctx, s, first).await?;
+        if let Ok(q) = bars::quote(ctx, s).await {
+            let day = q.time.to_zoned(TimeZone::UTC).date();
+            if series.last().is_none_or(|(d, _)| *d < day)
+                && let Some(p) = Decimal::from_f64(q.price)
+            {
+                series.push((day, p));
+            }
+            quotes.insert(s.clone(), q);
+        }
+        prices.insert(s.clone(), series);
+        instruments.push(i);
+    }
+    let mut fx = FxTable::new();
+    for c in currencies.into_iter().filter(|c| *c != base) {
+        for (sym, from, to) in [
+            (format!("{c}{base}=X"), c, base),
+            (format!("{base}{c}=X"), base, c),
+        ] {
+            let Ok(sym) = Symbol::parse(&sym) else {
+                continue;
+            };
+            let series = daily_closes(ctx, &sym, first).await?;
+            if !series.is_empty() {
+                fx.insert(from, to, series);
+                break;
+            }
+        }
+    }
+    Ok(LoadedPortfolio {
+        transactions,
+        instruments,
+        prices,
+        fx,
+        quotes,
+    })
+}
+
+async fn daily_closes(
+    ctx: &AppContext,
+    symbol: &Symbol,
+    from: Option<Timestamp>,
+) -> AppResult<Vec<(Date, Decimal)>> {
+    let from = from.map(|t| {
+        date_key(t.to_zoned(TimeZone::UTC).date()) - jiff::SignedDuration::from_hours(24 * 10)
+    });
+    let bars = ctx
+        .store
+        .bars(
+            symbol,
+            Interval::D1,
+            BarRange {
+                from,
+                to: None,
+                limit: Some(100_000),
+            },
+        )
+        .await?;
+    Ok(bars
+        .iter()
+        .filter_map(|b| Some((b.date(), Decimal::from_f64(b.close)?)))
+        .collect())
+}
+
+/// All instruments, for pickers (bounded).
+pub async fn all_instruments(ctx: &AppContext) -> AppResult<Vec<Instrument>> {
+    Ok(ctx
+        .store
+        .list_instruments(&pricetrack_app::ports::InstrumentQuery {
+            page: PageRequest::new(Some(PageRequest::MAX_LIMIT), None),
+            ..Default::default()
+        })
+        .await?
+        .items)
+}

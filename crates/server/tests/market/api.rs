@@ -1,0 +1,228 @@
+//! The market-data routes over HTTP, on both backends, with the price source
+//! pointed at the fake Yahoo server.
+
+use crate::fake::{FakeYahoo, registry, ts};
+use crate::harness::{Backend, TestApp, json, problem, spawn_app_configured};
+use pricetrack_providers::ManualTime;
+use pricetrack_server::config::Settings;
+use reqwest::Method;
+use serde_json::json;
+use std::sync::Arc;
+
+pub struct MarketApp {
+    pub app: TestApp,
+    pub fake: FakeYahoo,
+    _server: wiremock::MockServer,
+}
+
+pub async fn spawn(backend: Backend) -> Option<MarketApp> {
+    let time = Arc::new(ManualTime::new(ts(crate::harness::NOW)));
+    let fake = FakeYahoo::new(time.clone());
+    let server = fake.start().await;
+    let uri = server.uri();
+    let app = spawn_app_configured(backend, Settings::default(), move |ctx| {
+        ctx.with_prices(Arc::new(registry(&uri, time, false)))
+    })
+    .await?;
+    Some(MarketApp {
+        app,
+        fake,
+        _server: server,
+    })
+}
+
+pub async fn refresh_now_fetches_and_status_reports_it(m: MarketApp) {
+    let app = &m.app;
+    m.fake.list("AAPL", "2024-01-02T00:00:00Z");
+    app.add_instrument("AAPL", "stock", "USD").await;
+
+    // Saturday: the market is closed, but "refresh now" fetches anyway,
+    // backfilling first as there are no bars yet.
+    let r = app
+        .request(Method::POST, "/api/v1/instruments/AAPL/refresh")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body = json(r).await;
+    assert_eq!(body["symbol"], "AAPL");
+    assert_eq!(body["failed"], 0, "{body}");
+    let run = &body["runs"][0];
+    assert_eq!(run["interval"], "1d");
+    assert_eq!(run["kind"], "backfill");
+    assert_eq!(run["provider"], "yahoo");
+    assert!(run["bars_stored"].as_u64().unwrap() > 100, "{body}");
+    assert!(run["error"].is_null());
+
+    let status = json(app.get("/api/v1/instruments/AAPL/status").await).await;
+    assert_eq!(status["provider"], "yahoo");
+    assert_eq!(status["fetched"], true);
+    assert_eq!(status["simulated"], false);
+    let daily = &status["series"][0];
+    assert_eq!(daily["interval"], "1d");
+    assert_eq!(daily["provider"], "yahoo");
+    assert_eq!(daily["failures"], 0);
+    assert_eq!(daily["backfill"]["done"], true);
+    assert!(daily["last_success_at"].is_string());
+    assert!(daily["last_error"].is_null());
+    // Next due: Monday's close plus the delay.
+    assert_eq!(daily["next_due_at"], "2024-06-17T20:10:00Z");
+
+    // A failing provider: the failure is in the response and in the status.
+    m.fake.fail_before(Some(ts("2100-01-01T00:00:00Z")));
+    let r = app
+        .request(Method::POST, "/api/v1/instruments/AAPL/refresh")
+        .send()
+        .await
+        .unwrap();
+    let body = json(r).await;
+    assert_eq!(body["failed"], 1, "{body}");
+    assert!(body["runs"][0]["error"].as_str().unwrap().contains("500"));
+    let status = json(app.get("/api/v1/instruments/AAPL/status").await).await;
+    assert_eq!(status["series"][0]["failures"], 1);
+    assert_eq!(status["series"][0]["failures_total"], 1);
+    assert!(
+        status["series"][0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("500")
+    );
+
+    // Hand-priced instruments are never fetched; unknown ones are 404.
+    let r = app
+        .post_json(
+            "/api/v1/instruments",
+            &json!({"symbol": "ROLEX-SUB-2019", "name": "Submariner", "kind": "item", "currency": "EUR"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = app
+        .request(Method::POST, "/api/v1/instruments/ROLEX-SUB-2019/refresh")
+        .send()
+        .await
+        .unwrap();
+    problem(r, 409).await;
+    let status = json(app.get("/api/v1/instruments/ROLEX-SUB-2019/status").await).await;
+    assert_eq!(status["fetched"], false);
+    assert_eq!(status["series"].as_array().unwrap().len(), 0);
+    let r = app
+        .request(Method::POST, "/api/v1/instruments/NOPE/refresh")
+        .send()
+        .await
+        .unwrap();
+    problem(r, 404).await;
+    problem(app.get("/api/v1/instruments/NOPE/status").await, 404).await;
+    let r = app
+        .anonymous(Method::POST, "/api/v1/instruments/AAPL/refresh")
+        .send()
+        .await
+        .unwrap();
+    problem(r, 401).await;
+}
+
+pub async fn implausible_ingested_bars_are_quarantined_then_released_or_dropped(m: MarketApp) {
+    let app = &m.app;
+    app.add_instrument("ACME", "stock", "USD").await;
+    let bars = json!([
+        {"time": "2024-06-10", "open": 100, "high": 101, "low": 99, "close": 100, "volume": 10},
+        {"time": "2024-06-11", "open": 100, "high": 102, "low": 99, "close": 101, "volume": 10},
+        {"time": "2024-06-12", "open": 1.01, "high": 1.02, "low": 1.0, "close": 1.01, "volume": 10},
+        {"time": "2024-06-13", "open": 101, "high": 103, "low": 100, "close": 102, "volume": 10},
+        {"time": "2024-06-20", "open": 101, "high": 103, "low": 100, "close": 102, "volume": 10}
+    ]);
+    let r = app
+        .post_json("/api/v1/instruments/ACME/bars?interval=1d", &bars)
+        .await;
+    assert_eq!(r.status(), 200);
+    let report = json(r).await;
+    assert_eq!(report["inserted"], 3, "{report}");
+    assert_eq!(report["rejected"], 0);
+    assert_eq!(report["quarantined"], 2);
+    let rows = report["quarantined_rows"].as_array().unwrap();
+    assert_eq!(rows[0]["index"], 2);
+    assert_eq!(rows[0]["reason_code"], "price_jump");
+    assert_eq!(rows[1]["index"], 4);
+    assert_eq!(rows[1]["reason_code"], "in_future");
+    let jump_id = rows[0]["id"].as_i64().unwrap();
+    let future_id = rows[1]["id"].as_i64().unwrap();
+
+    // A malformed row still rejects the whole upload.
+    let bad = json!([{"time": "2024-06-14", "open": 10, "high": 9, "low": 11, "close": 10}]);
+    let r = app
+        .post_json("/api/v1/instruments/ACME/bars?interval=1d", &bad)
+        .await;
+    problem(r, 422).await;
+
+    let page = json(app.get("/api/v1/quarantine?symbol=ACME").await).await;
+    assert_eq!(page["total"], 2);
+    let newest = &page["items"][0];
+    assert_eq!(newest["id"], future_id);
+    assert_eq!(newest["source"], "api");
+    assert_eq!(newest["time"], "2024-06-20T00:00:00Z");
+    assert!(newest["raw"].as_str().unwrap().contains("102"));
+    let paged = json(app.get("/api/v1/quarantine?limit=1&offset=1").await).await;
+    assert_eq!(paged["items"][0]["id"], jump_id);
+    problem(app.get("/api/v1/quarantine?symbol=NOPE").await, 404).await;
+
+    // Changing shared data needs the admin role.
+    let bob = app.other_user("bob").await;
+    let r = bob
+        .request(
+            Method::POST,
+            &format!("/api/v1/quarantine/{jump_id}/release"),
+        )
+        .send()
+        .await
+        .unwrap();
+    problem(r, 403).await;
+    let r = bob
+        .request(Method::DELETE, &format!("/api/v1/quarantine/{future_id}"))
+        .send()
+        .await
+        .unwrap();
+    problem(r, 403).await;
+    let r = bob
+        .request(Method::GET, "/api/v1/quarantine")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "anyone may look");
+
+    let r = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/quarantine/{jump_id}/release"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let released = json(r).await;
+    assert_eq!(released["close"], 1.01);
+    let series = json(app.get("/api/v1/instruments/ACME/bars?interval=1d").await).await;
+    assert_eq!(series["bars"].as_array().unwrap().len(), 4);
+
+    let r = app
+        .request(Method::DELETE, &format!("/api/v1/quarantine/{future_id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = app
+        .request(Method::DELETE, &format!("/api/v1/quarantine/{future_id}"))
+        .send()
+        .await
+        .unwrap();
+    problem(r, 404).await;
+    let r = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/quarantine/{future_id}/release"),
+        )
+        .send()
+        .await
+        .unwrap();
+    problem(r, 404).await;
+    let page = json(app.get("/api/v1/quarantine").await).await;
+    assert_eq!(page["total"], 0);
+}

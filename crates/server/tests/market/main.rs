@@ -1,0 +1,71 @@
+//! Market data end to end: refresh and backfill against a local fake Yahoo
+//! server with a fake clock, the quarantine, replicas claiming jobs, a faulty
+//! provider, and the HTTP routes — each on SQLite and PostgreSQL. No test
+//! reaches the internet or sleeps to wait for a job.
+
+mod api;
+mod fake;
+#[path = "../api/harness.rs"]
+#[allow(dead_code)]
+mod harness;
+mod refresh;
+
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::refresh::$case(pricetrack_storage::testing::fresh_sqlite().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let Some(db) = pricetrack_storage::testing::fresh_postgres().await else { return };
+                    crate::refresh::$case(db).await;
+                }
+            )*
+        }
+    };
+}
+
+macro_rules! http_on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod http_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let m = crate::api::spawn(crate::harness::Backend::Sqlite).await.expect("sqlite");
+                    crate::api::$case(m).await;
+                }
+            )*
+        }
+        mod http_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let Some(m) = crate::api::spawn(crate::harness::Backend::Postgres).await else { return };
+                    crate::api::$case(m).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    incremental_refresh_asks_only_after_the_last_stored_bar,
+    nothing_is_fetched_outside_the_session_except_the_completion_run,
+    an_interrupted_backfill_resumes_from_its_saved_progress,
+    two_replicas_fetch_each_due_series_once,
+    a_100x_jump_is_quarantined_then_released_or_dropped,
+    a_faulty_provider_cannot_corrupt_the_store,
+    manual_instruments_are_never_fetched_and_demo_ones_only_from_demo,
+);
+
+http_on_both_backends!(
+    refresh_now_fetches_and_status_reports_it,
+    implausible_ingested_bars_are_quarantined_then_released_or_dropped,
+);

@@ -1,0 +1,598 @@
+//! HTTP-level tests of the web UI handlers: sign-in, sessions, CSRF, escaping,
+//! security headers, live updates and the watchlists API — on both backends.
+
+#[path = "api/harness.rs"]
+#[allow(dead_code)]
+mod harness;
+
+use harness::{Backend, TestApp, json, spawn_app};
+use pricetrack_app::{auth, sessions};
+use reqwest::{Client, Method, Response, redirect::Policy};
+use serde_json::json;
+
+const PASSWORD: &str = "correct horse battery";
+
+/// A browser-like client: no redirects followed, cookies kept by hand.
+struct Browser<'a> {
+    app: &'a TestApp,
+    client: Client,
+    cookies: Vec<(String, String)>,
+    csrf: String,
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        Self {
+            app,
+            client: Client::builder().redirect(Policy::none()).build().unwrap(),
+            cookies: Vec::new(),
+            csrf: String::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep_cookies(&mut self, r: &Response) {
+        for v in r.headers().get_all("set-cookie") {
+            let text = v.to_str().unwrap();
+            let (pair, _) = text.split_once(';').unwrap_or((text, ""));
+            let (k, v) = pair.split_once('=').unwrap();
+            self.cookies.retain(|(name, _)| name != k);
+            if !v.is_empty() {
+                self.cookies.push((k.to_owned(), v.to_owned()));
+            }
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Response {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.app.base))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.keep_cookies(&r);
+        r
+    }
+
+    async fn text(&mut self, path: &str) -> String {
+        let r = self.get(path).await;
+        assert_eq!(r.status(), 200, "GET {path}");
+        let body = r.text().await.unwrap();
+        if let Some(token) = field_value(&body, "_csrf") {
+            self.csrf = token;
+        }
+        body
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
+        let r = self
+            .client
+            .post(format!("{}{path}", self.app.base))
+            .header("cookie", self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.keep_cookies(&r);
+        r
+    }
+
+    /// Signs in as admin (after setting the password) and keeps the session.
+    async fn sign_in(&mut self) {
+        set_admin_password(self.app).await;
+        let login = self.text("/login").await;
+        let token = field_value(&login, "_login").expect("login token");
+        let r = self
+            .post(
+                "/login",
+                &[
+                    ("_login", &token),
+                    ("username", "admin"),
+                    ("password", PASSWORD),
+                    ("next", "/"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), 303);
+        assert!(self.cookies.iter().any(|(k, _)| k == "pt_session"));
+        self.text("/").await;
+        assert!(!self.csrf.is_empty());
+    }
+}
+
+fn field_value(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = start + html[start..].find('"')?;
+    Some(html[start..end].to_owned())
+}
+
+async fn set_admin_password(app: &TestApp) {
+    let admin = auth::user_by_name(&app.ctx, "admin").await.unwrap();
+    sessions::set_password(&app.ctx, &admin, PASSWORD)
+        .await
+        .unwrap();
+}
+
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let app = super::spawn_app(super::Backend::Sqlite).await.expect("sqlite");
+                    super::$case(app).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let Some(app) = super::spawn_app(super::Backend::Postgres).await else { return };
+                    super::$case(app).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    pages_redirect_to_login_without_a_session,
+    signing_in_sets_an_http_only_cookie_and_every_page_renders_with_security_headers,
+    wrong_passwords_are_refused_and_rate_limited,
+    posts_without_the_sessions_csrf_token_are_refused,
+    user_text_is_escaped_everywhere,
+    signing_out_ends_the_session,
+    transaction_form_errors_are_shown_beside_the_field_and_the_form_is_kept,
+    csv_import_previews_and_reports_bad_lines_before_writing,
+    the_stream_sends_new_bars_to_subscribers,
+    watchlists_api_creates_reorders_and_deletes,
+);
+
+async fn pages_redirect_to_login_without_a_session(app: TestApp) {
+    let mut b = Browser::new(&app);
+    let r = b.get("/").await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/login");
+    let r = b.get("/portfolios?x=1").await;
+    assert_eq!(r.headers()["location"], "/login?next=/portfolios%3Fx%3D1");
+    let r = b.get("/login").await;
+    assert_eq!(r.status(), 200);
+    let r = app
+        .anonymous(Method::GET, "/api/v1/stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+async fn signing_in_sets_an_http_only_cookie_and_every_page_renders_with_security_headers(
+    app: TestApp,
+) {
+    set_admin_password(&app).await;
+    let mut b = Browser::new(&app);
+    let login = b.text("/login").await;
+    let token = field_value(&login, "_login").unwrap();
+    // Behind a TLS-terminating proxy the cookie is Secure.
+    let r = b
+        .client
+        .post(format!("{}/login", app.base))
+        .header("cookie", b.cookie_header())
+        .header("x-forwarded-proto", "https")
+        .form(&[
+            ("_login", token.as_str()),
+            ("username", "admin"),
+            ("password", PASSWORD),
+            ("next", "/portfolios"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/portfolios");
+    let cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("pt_session="))
+        .expect("session cookie");
+    for attribute in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/"] {
+        assert!(cookie.contains(attribute), "{attribute} in {cookie}");
+    }
+    b.keep_cookies(&r);
+
+    app.add_instrument("AAPL", "stock", "USD").await;
+    let id = app.add_portfolio("Main").await;
+    for path in [
+        "/".to_owned(),
+        "/instruments".to_owned(),
+        "/instruments/AAPL".to_owned(),
+        "/watchlists".to_owned(),
+        "/portfolios".to_owned(),
+        format!("/portfolios/{id}"),
+        format!("/portfolios/{id}/transactions"),
+        "/settings".to_owned(),
+    ] {
+        let r = b.get(&path).await;
+        assert_eq!(r.status(), 200, "{path}");
+        let h = r.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'self'"), "{path}: {csp}");
+        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["x-frame-options"], "DENY");
+        assert!(h.contains_key("referrer-policy"));
+        let body = r.text().await.unwrap();
+        assert!(body.contains("<title>"), "{path}");
+        assert!(!body.contains("<script>"), "{path}: no inline script");
+        assert!(!body.contains(" style=\""), "{path}: no inline style");
+        assert!(body.len() < 100_000, "{path}: {} bytes", body.len());
+    }
+}
+
+async fn wrong_passwords_are_refused_and_rate_limited(app: TestApp) {
+    set_admin_password(&app).await;
+    let mut b = Browser::new(&app);
+    for attempt in 0..6 {
+        let login = b.text("/login").await;
+        let token = field_value(&login, "_login").unwrap();
+        let r = b
+            .post(
+                "/login",
+                &[
+                    ("_login", &token),
+                    ("username", "admin"),
+                    ("password", "nope"),
+                ],
+            )
+            .await;
+        let expected = if attempt < 5 { 401 } else { 429 };
+        assert_eq!(r.status(), expected, "attempt {attempt}");
+    }
+    // Locked even with the right password until the window passes.
+    let login = b.text("/login").await;
+    let token = field_value(&login, "_login").unwrap();
+    let r = b
+        .post(
+            "/login",
+            &[
+                ("_login", &token),
+                ("username", "admin"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 429);
+    assert!(r.text().await.unwrap().contains("too many failed sign-ins"));
+    // A login form without its token cookie is refused (login CSRF).
+    let fresh = Browser::new(&app);
+    let r = fresh
+        .client
+        .post(format!("{}/login", app.base))
+        .form(&[
+            ("_login", "forged"),
+            ("username", "admin"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}
+
+async fn posts_without_the_sessions_csrf_token_are_refused(app: TestApp) {
+    let mut b = Browser::new(&app);
+    b.sign_in().await;
+    let r = b
+        .post("/portfolios", &[("name", "X"), ("base_currency", "USD")])
+        .await;
+    assert_eq!(r.status(), 403);
+    let r = b
+        .post(
+            "/portfolios",
+            &[("_csrf", "0000"), ("name", "X"), ("base_currency", "USD")],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    assert!(
+        json(app.get("/api/v1/portfolios").await)
+            .await
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "nothing was created"
+    );
+    let csrf = b.csrf.clone();
+    let r = b
+        .post(
+            "/portfolios",
+            &[("_csrf", &csrf), ("name", "X"), ("base_currency", "USD")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    // Another session's token does not work either.
+    let mut other = Browser::new(&app);
+    other.sign_in().await;
+    let r = other.post("/logout", &[("_csrf", &csrf)]).await;
+    assert_eq!(r.status(), 403);
+}
+
+async fn user_text_is_escaped_everywhere(app: TestApp) {
+    let evil = "<script>alert(1)</script>";
+    let r = app
+        .post_json(
+            "/api/v1/instruments",
+            &json!({"symbol": "EVIL", "name": evil, "kind": "item", "currency": "USD"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = app
+        .post_json(
+            "/api/v1/portfolios",
+            &json!({"name": evil, "base_currency": "USD"}),
+        )
+        .await;
+    let pid = json(r).await["id"].as_i64().unwrap();
+    let r = app
+        .post_json(
+            &format!("/api/v1/portfolios/{pid}/transactions"),
+            &json!({"type": "deposit", "time": "2024-01-02", "amount": "100", "currency": "USD", "note": evil}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = app
+        .post_json(
+            "/api/v1/watchlists",
+            &json!({"name": evil, "symbols": ["EVIL"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let mut b = Browser::new(&app);
+    b.sign_in().await;
+    for path in [
+        "/".to_owned(),
+        "/instruments".to_owned(),
+        "/instruments/EVIL".to_owned(),
+        "/watchlists".to_owned(),
+        "/portfolios".to_owned(),
+        format!("/portfolios/{pid}"),
+        format!("/portfolios/{pid}/transactions"),
+    ] {
+        let body = b.text(&path).await;
+        assert!(!body.contains(evil), "{path} contains raw script");
+        assert!(
+            body.contains("&lt;script&gt;") || body.contains("&#60;script&#62;"),
+            "{path} shows it escaped"
+        );
+    }
+}
+
+async fn signing_out_ends_the_session(app: TestApp) {
+    let mut b = Browser::new(&app);
+    b.sign_in().await;
+    let saved = b.cookies.clone();
+    let csrf = b.csrf.clone();
+    let r = b.post("/logout", &[("_csrf", &csrf)]).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/login");
+    // The old cookie no longer works, even if a client kept it.
+    b.cookies = saved;
+    let r = b.get("/").await;
+    assert_eq!(r.status(), 303);
+}
+
+async fn transaction_form_errors_are_shown_beside_the_field_and_the_form_is_kept(app: TestApp) {
+    app.add_instrument("AAPL", "stock", "USD").await;
+    let pid = app.add_portfolio("Main").await;
+    let mut b = Browser::new(&app);
+    b.sign_in().await;
+    let csrf = b.csrf.clone();
+    let path = format!("/portfolios/{pid}/transactions");
+    let r = b
+        .post(
+            &path,
+            &[
+                ("_csrf", &csrf),
+                ("type", "buy"),
+                ("date", "2024-01-02"),
+                ("symbol", "AAPL"),
+                ("quantity", "-3"),
+                ("price", "187.25"),
+                ("currency", "USD"),
+                ("note", "keep me"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("class=\"field-error\">must be greater than zero"),
+        "{body}"
+    );
+    assert!(body.contains("value=\"187.25\"") && body.contains("value=\"keep me\""));
+    let r = b
+        .post(
+            &path,
+            &[
+                ("_csrf", &csrf),
+                ("type", "sell"),
+                ("date", "2024-01-02"),
+                ("symbol", "AAPL"),
+                ("quantity", "3"),
+                ("price", "187.25"),
+                ("currency", "USD"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("class=\"alert"));
+    let r = b
+        .post(
+            &path,
+            &[
+                ("_csrf", &csrf),
+                ("type", "buy"),
+                ("date", "2024-01-02"),
+                ("symbol", "AAPL"),
+                ("quantity", "3"),
+                ("price", "187.25"),
+                ("fee", ""),
+                ("amount", "999"),
+                ("currency", "USD"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303, "fields of other types are ignored");
+}
+
+async fn csv_import_previews_and_reports_bad_lines_before_writing(app: TestApp) {
+    app.add_instrument("AAPL", "stock", "USD").await;
+    let pid = app.add_portfolio("Main").await;
+    let mut b = Browser::new(&app);
+    b.sign_in().await;
+    let csrf = b.csrf.clone();
+    let path = format!("/portfolios/{pid}/import");
+    let bad = "date,type,symbol,quantity,price,fee,currency,note\n2024-01-03,buy,AAPL,10,187.25,1,USD,\n2024-01-04,buy,AAPL,-1,187.25,1,USD,\n";
+    let r = b.post(&path, &[("_csrf", &csrf), ("csv", bad)]).await;
+    assert_eq!(r.status(), 422);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("line 3: quantity"), "{body}");
+    let good =
+        "date,type,symbol,quantity,price,fee,currency,note\n2024-01-03,buy,AAPL,10,187.25,1,USD,\n";
+    let r = b.post(&path, &[("_csrf", &csrf), ("csv", good)]).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Import 1 transaction(s)"));
+    let listed = json(
+        app.get(&format!("/api/v1/portfolios/{pid}/transactions"))
+            .await,
+    )
+    .await;
+    assert_eq!(listed["total"], 0, "a preview writes nothing");
+    let r = b
+        .post(&path, &[("_csrf", &csrf), ("csv", good), ("confirm", "1")])
+        .await;
+    assert_eq!(r.status(), 303);
+    let listed = json(
+        app.get(&format!("/api/v1/portfolios/{pid}/transactions"))
+            .await,
+    )
+    .await;
+    assert_eq!(listed["total"], 1);
+}
+
+async fn the_stream_sends_new_bars_to_subscribers(app: TestApp) {
+    app.add_instrument("AAPL", "stock", "USD").await;
+    let mut r = app
+        .request(Method::GET, "/api/v1/stream?symbols=AAPL")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    assert_eq!(r.headers()["x-accel-buffering"], "no");
+    assert!(
+        r.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("no-cache")
+    );
+    let first = String::from_utf8(r.chunk().await.unwrap().unwrap().to_vec()).unwrap();
+    assert!(first.contains("retry:"), "{first}");
+    let ingest = app
+        .post_csv(
+            "/api/v1/instruments/AAPL/bars?interval=1d",
+            "time,open,high,low,close,volume\n2024-06-14,10,12,9,11.5,100\n",
+        )
+        .await;
+    assert_eq!(ingest.status(), 200);
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !seen.contains("event: bar") {
+        let chunk = tokio::time::timeout_at(deadline, r.chunk())
+            .await
+            .expect("an event within 5 s")
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains("\"symbol\":\"AAPL\""), "{seen}");
+    assert!(seen.contains("\"last\":\"$11.50\""), "{seen}");
+}
+
+async fn watchlists_api_creates_reorders_and_deletes(app: TestApp) {
+    for s in ["AAPL", "MSFT", "NVDA"] {
+        app.add_instrument(s, "stock", "USD").await;
+    }
+    let r = app
+        .post_json(
+            "/api/v1/watchlists",
+            &json!({"name": "Tech", "symbols": ["AAPL", "MSFT"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let w = json(r).await;
+    let id = w["id"].as_i64().unwrap();
+    assert_eq!(w["symbols"], json!(["AAPL", "MSFT"]));
+    let r = app
+        .post_json(
+            &format!("/api/v1/watchlists/{id}/items"),
+            &json!({"symbol": "NVDA", "position": 0}),
+        )
+        .await;
+    assert_eq!(json(r).await["symbols"], json!(["NVDA", "AAPL", "MSFT"]));
+    let r = app
+        .request(Method::PUT, &format!("/api/v1/watchlists/{id}"))
+        .json(&json!({"name": "Core", "symbols": ["MSFT", "NVDA", "AAPL"]}))
+        .send()
+        .await
+        .unwrap();
+    let w = json(r).await;
+    assert_eq!(w["name"], "Core");
+    assert_eq!(w["symbols"], json!(["MSFT", "NVDA", "AAPL"]));
+    let r = app
+        .request(
+            Method::DELETE,
+            &format!("/api/v1/watchlists/{id}/items/NVDA"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json(r).await["symbols"], json!(["MSFT", "AAPL"]));
+    let r = app
+        .post_json(
+            "/api/v1/watchlists",
+            &json!({"name": "Bad", "symbols": ["NOPE"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let other = app.other_user("bob").await;
+    let r = other
+        .request(Method::GET, &format!("/api/v1/watchlists/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "private to the owner");
+    let r = app
+        .request(Method::DELETE, &format!("/api/v1/watchlists/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let all = json(app.get("/api/v1/watchlists").await).await;
+    assert_eq!(all.as_array().unwrap().len(), 0, "{all}");
+}
