@@ -827,7 +827,9 @@ async fn build(
     let known: HashMap<&Symbol, &Instrument> = reusable
         .map(|p| p.instruments.iter().map(|i| (&i.symbol, i)).collect())
         .unwrap_or_default();
-    let mut price_symbols = reusable.map(|p| p.price_symbols.clone()).unwrap_or_default();
+    let mut price_symbols = reusable
+        .map(|p| p.price_symbols.clone())
+        .unwrap_or_default();
     let to_load: Vec<(Symbol, bool, bool)> = symbols
         .iter()
         .filter_map(|s| {
@@ -848,7 +850,9 @@ async fn build(
         if let Some(points) = points {
             stats.series_loaded += 1;
             table
-                .get_or_insert_with(|| reusable.map_or_else(PriceTable::new, |p| (*p.prices).clone()))
+                .get_or_insert_with(|| {
+                    reusable.map_or_else(PriceTable::new, |p| (*p.prices).clone())
+                })
                 .insert(s.clone(), points);
             price_symbols.insert(s);
         }
@@ -958,7 +962,8 @@ async fn for_each_loaded(
     type Loaded = AppResult<(Symbol, Option<Instrument>, Option<Vec<(Date, Decimal)>>)>;
     let mut pending = work.into_iter();
     let mut tasks: tokio::task::JoinSet<Loaded> = tokio::task::JoinSet::new();
-    let spawn = |tasks: &mut tokio::task::JoinSet<Loaded>, (s, instrument, series): (Symbol, bool, bool)| {
+    let spawn = |tasks: &mut tokio::task::JoinSet<Loaded>,
+                 (s, instrument, series): (Symbol, bool, bool)| {
         let ctx = ctx.clone();
         tasks.spawn(async move {
             let i = if instrument {

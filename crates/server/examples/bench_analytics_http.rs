@@ -51,7 +51,8 @@ unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
         // SAFETY: forwarded unchanged to the system allocator.
         let p = unsafe { std::alloc::System.alloc(layout) };
         if !p.is_null() {
-            let now = HEAP.fetch_add(layout.size() as u64, Ordering::Relaxed) + layout.size() as u64;
+            let now =
+                HEAP.fetch_add(layout.size() as u64, Ordering::Relaxed) + layout.size() as u64;
             HEAP_PEAK.fetch_max(now, Ordering::Relaxed);
         }
         p
@@ -290,7 +291,9 @@ async fn create_portfolio(ctx: &AppContext, user: &User, name: &str) -> i64 {
 async fn main() {
     let a = args();
     let db = match a.backend.as_str() {
-        "postgres" => fresh_postgres().await.expect("set PRICETRACK_TEST_POSTGRES"),
+        "postgres" => fresh_postgres()
+            .await
+            .expect("set PRICETRACK_TEST_POSTGRES"),
         _ => fresh_sqlite().await,
     };
     let store = db.open().await;
@@ -305,7 +308,11 @@ async fn main() {
 
     // ---- data: 200 instruments × 10 years of weekday closes, FX rates.
     let setup = Instant::now();
-    let end: Date = NOW.parse::<Timestamp>().expect("now").to_zoned(TimeZone::UTC).date();
+    let end: Date = NOW
+        .parse::<Timestamp>()
+        .expect("now")
+        .to_zoned(TimeZone::UTC)
+        .date();
     let start = end.checked_sub(10.years()).expect("start");
     let days = weekdays(start, end);
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
@@ -543,7 +550,9 @@ async fn main() {
         percentile(&warm, 0.5),
         percentile(&warm, 0.99)
     );
-    println!("| summary 1Y, first request (portfolio already prepared) | {other_period_ms:.1} ms |");
+    println!(
+        "| summary 1Y, first request (portfolio already prepared) | {other_period_ms:.1} ms |"
+    );
     println!(
         "| summary MAX right after a new transaction (ledger re-read, prices reused), median of 5 | {:.1} ms |",
         percentile(&after_tx, 0.5)
@@ -552,11 +561,17 @@ async fn main() {
         "| summary MAX right after a new close of one instrument (one series re-read), median of 5 | {:.1} ms |",
         percentile(&after_bar, 0.5)
     );
-    println!("| performance MAX daily (3,650 points, {perf_bytes} B), first request | {perf_ms:.1} ms |");
+    println!(
+        "| performance MAX daily (3,650 points, {perf_bytes} B), first request | {perf_ms:.1} ms |"
+    );
     println!("| holdings, large portfolio, first request | {holdings_large_ms:.1} ms |");
     println!(
         "| peak RSS during the first summary (VmHWM{}) / RSS before / after | {:.1} / {:.1} / {:.1} MB |",
-        if peak_reset { ", reset before" } else { ", NOT reset" },
+        if peak_reset {
+            ", reset before"
+        } else {
+            ", NOT reset"
+        },
         peak as f64 / 1024.0,
         rss_before as f64 / 1024.0,
         rss_after as f64 / 1024.0

@@ -27,14 +27,20 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { backend: "sqlite".into(), format: "csv".into(), writers: 1 };
+    let mut a = Args {
+        backend: "sqlite".into(),
+        format: "csv".into(),
+        writers: 1,
+    };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     for pair in argv.chunks(2) {
         match (pair[0].as_str(), pair.get(1)) {
             ("--backend", Some(v)) => a.backend = v.clone(),
             ("--format", Some(v)) => a.format = v.clone(),
             ("--writers", Some(v)) => a.writers = v.parse().expect("--writers N"),
-            _ => panic!("usage: bench_http [--backend sqlite|postgres] [--format csv|json] [--writers N]"),
+            _ => panic!(
+                "usage: bench_http [--backend sqlite|postgres] [--format csv|json] [--writers N]"
+            ),
         }
     }
     a
@@ -96,12 +102,18 @@ async fn main() {
     pricetrack_server::telemetry::init(pricetrack_server::config::LogFormat::Pretty);
     let a = args();
     let db = match a.backend.as_str() {
-        "postgres" => fresh_postgres().await.expect("set PRICETRACK_TEST_POSTGRES"),
+        "postgres" => fresh_postgres()
+            .await
+            .expect("set PRICETRACK_TEST_POSTGRES"),
         _ => fresh_sqlite().await,
     };
     let store = db.open().await;
     let ctx = AppContext::new(store.clone(), Arc::new(SystemClock));
-    let token = auth::bootstrap_admin(&ctx).await.expect("bootstrap").expect("fresh").secret;
+    let token = auth::bootstrap_admin(&ctx)
+        .await
+        .expect("bootstrap")
+        .expect("fresh")
+        .secret;
     for i in 0..INSTRUMENTS {
         let inst = Instrument::new(
             Symbol::parse(&symbol(i)).expect("symbol"),
@@ -115,20 +127,34 @@ async fn main() {
         .expect("instrument");
         store.create_instrument(&inst).await.expect("create");
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let state = http::AppState { ctx, settings: Arc::new(Settings::default()) };
-    tokio::spawn(async move { http::serve(listener, state, std::future::pending()).await.expect("serve") });
+    let state = http::AppState {
+        ctx,
+        settings: Arc::new(Settings::default()),
+    };
+    tokio::spawn(async move {
+        http::serve(listener, state, std::future::pending())
+            .await
+            .expect("serve")
+    });
 
     let bodies = batches(&a.format);
     let bytes: usize = bodies.iter().map(String::len).sum();
-    let content_type = if a.format == "csv" { "text/csv" } else { "application/json" };
+    let content_type = if a.format == "csv" {
+        "text/csv"
+    } else {
+        "application/json"
+    };
     let client = reqwest::Client::new();
     let queue = Arc::new(std::sync::Mutex::new(bodies.into_iter()));
     let started = Instant::now();
     let mut writers = Vec::new();
     for _ in 0..a.writers {
-        let (queue, client, base, token) = (queue.clone(), client.clone(), base.clone(), token.clone());
+        let (queue, client, base, token) =
+            (queue.clone(), client.clone(), base.clone(), token.clone());
         writers.push(tokio::spawn(async move {
             loop {
                 let next = queue.lock().expect("queue").next();
@@ -155,7 +181,12 @@ async fn main() {
     let mut latencies = Vec::with_capacity(READS);
     for _ in 0..READS {
         let t = Instant::now();
-        let r = client.get(&url).bearer_auth(&token).send().await.expect("get");
+        let r = client
+            .get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("get");
         let body = r.bytes().await.expect("body");
         latencies.push(t.elapsed().as_secs_f64() * 1000.0);
         assert!(body.len() > 100_000);
@@ -170,7 +201,12 @@ async fn main() {
         let (client, url, token) = (client.clone(), url.clone(), token.clone());
         readers.push(tokio::spawn(async move {
             for _ in 0..per_client {
-                let r = client.get(&url).bearer_auth(&token).send().await.expect("get");
+                let r = client
+                    .get(&url)
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .expect("get");
                 r.bytes().await.expect("body");
             }
         }));
@@ -180,7 +216,9 @@ async fn main() {
     }
     let rps = (concurrent * per_client) as f64 / started.elapsed().as_secs_f64();
 
-    println!("| backend | format | writers | bars | ingest s | bars/s | MB/s in | read p50 ms | read p99 ms | reads/s (8 clients) |");
+    println!(
+        "| backend | format | writers | bars | ingest s | bars/s | MB/s in | read p50 ms | read p99 ms | reads/s (8 clients) |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     println!(
         "| {} | {} | {} | {} | {:.2} | {:.0} | {:.1} | {:.2} | {:.2} | {:.0} |",
