@@ -149,6 +149,16 @@ impl<'a> PortfolioAnalytics<'a> {
         self.ledger.evaluation_date()
     }
 
+    /// No activity at all (a new portfolio).
+    pub fn is_empty(&self) -> bool {
+        self.ledger.is_empty()
+    }
+
+    /// The instruments the ledger refers to.
+    pub fn instruments(&self) -> &[Instrument] {
+        &self.instruments
+    }
+
     /// Resolves a period against the evaluation date and the first activity.
     pub fn period(&self, spec: PeriodSpec) -> AnalyticsResult<Period> {
         Period::resolve(

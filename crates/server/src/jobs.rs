@@ -19,6 +19,7 @@
 //!   previous one is quarantined (5).
 //! * `PRICETRACK_VALIDATION_SPLIT_CHECK` — also quarantine jumps at typical split ratios (true).
 
+use crate::provider_keys::KeyedRegistry;
 use anyhow::Context;
 use jiff::SignedDuration;
 use pricetrack_app::{
@@ -29,7 +30,7 @@ use pricetrack_domain::{
     InstrumentKind, Interval,
     validation::{BarValidator, ValidationRules},
 };
-use pricetrack_providers::{ProvidersConfig, Registry};
+use pricetrack_providers::ProvidersConfig;
 use std::{sync::Arc, time::Duration};
 use tokio::{sync::watch, task::JoinHandle};
 
@@ -195,10 +196,12 @@ impl MarketSettings {
 }
 
 /// Gives a context its price source (the provider registry configured from
-/// the environment) and the market settings from the environment.
+/// the environment, plus the API keys stored from the settings page) and the
+/// market settings from the environment.
 pub fn configure(ctx: AppContext) -> anyhow::Result<AppContext> {
     let providers = ProvidersConfig::from_env().context("provider configuration")?;
-    let registry = Registry::from_config(providers).context("building the provider registry")?;
+    let registry = KeyedRegistry::new(providers, Arc::clone(&ctx.store))
+        .context("building the provider registry")?;
     let market = MarketSettings::from_env()?;
     Ok(market.apply(ctx).with_prices(Arc::new(registry)))
 }

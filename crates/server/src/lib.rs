@@ -6,5 +6,6 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod jobs;
+pub mod provider_keys;
 pub mod telemetry;
 pub mod ui;

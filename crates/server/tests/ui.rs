@@ -156,6 +156,7 @@ on_both_backends!(
     csv_import_previews_and_reports_bad_lines_before_writing,
     the_stream_sends_new_bars_to_subscribers,
     watchlists_api_creates_reorders_and_deletes,
+    the_instrument_page_shows_its_fetch_status_and_quarantined_records,
 );
 
 async fn pages_redirect_to_login_without_a_session(app: TestApp) {
@@ -595,4 +596,64 @@ async fn watchlists_api_creates_reorders_and_deletes(app: TestApp) {
     assert_eq!(r.status(), 204);
     let all = json(app.get("/api/v1/watchlists").await).await;
     assert_eq!(all.as_array().unwrap().len(), 0, "{all}");
+}
+
+async fn the_instrument_page_shows_its_fetch_status_and_quarantined_records(app: TestApp) {
+    let r = app
+        .post_json(
+            "/api/v1/instruments",
+            &json!({"symbol": "ACME", "name": "Acme", "kind": "stock", "currency": "USD",
+                    "provider": "yahoo", "provider_symbol": "ACME"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let bars = json!([
+        {"time": "2024-06-10", "open": 100, "high": 101, "low": 99, "close": 100, "volume": 10},
+        {"time": "2024-06-11", "open": 100, "high": 102, "low": 99, "close": 101, "volume": 10},
+        {"time": "2024-06-12", "open": 1.01, "high": 1.02, "low": 1.0, "close": 1.01, "volume": 10}
+    ]);
+    let report = json(
+        app.post_json("/api/v1/instruments/ACME/bars?interval=1d", &bars)
+            .await,
+    )
+    .await;
+    assert_eq!(report["quarantined"], 1, "{report}");
+    let mut b = Browser::new(&app);
+    b.sign_in().await;
+    let before = b.text("/instruments/ACME").await;
+    assert!(before.contains("No series scheduled yet"), "{before}");
+
+    // The refresh loop's scheduling step creates the instrument's daily series.
+    pricetrack_app::market::sync_jobs(&app.ctx, app.ctx.clock.now())
+        .await
+        .unwrap();
+    let page = b.text("/instruments/ACME").await;
+    let status = &page[page
+        .find("id=\"fetch-status\"")
+        .expect("a fetch status table")..];
+    let status = &status[..status.find("</table>").unwrap()];
+    assert!(status.contains("<td>1d</td>"), "{status}");
+    assert!(status.contains("never"), "no success yet: {status}");
+    let quarantine = &page[page.find("id=\"quarantine\"").expect("a quarantine table")..];
+    assert!(page.contains("1 record held back"), "{page}");
+    assert!(
+        quarantine.contains("1.01"),
+        "the held-back close: {quarantine}"
+    );
+    assert!(
+        quarantine.contains("<td>api</td>"),
+        "its source: {quarantine}"
+    );
+
+    // Hand-priced items fetch nothing and say so.
+    let r = app
+        .post_json(
+            "/api/v1/instruments",
+            &json!({"symbol": "ROLEX-SUB-2019", "name": "Submariner", "kind": "item",
+                    "currency": "EUR", "provider": "manual"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let manual = b.text("/instruments/ROLEX-SUB-2019").await;
+    assert!(manual.contains("Priced by hand: nothing is fetched."));
 }

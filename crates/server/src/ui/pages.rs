@@ -16,7 +16,8 @@ use axum::{
 };
 use jiff::SignedDuration;
 use pricetrack_app::{
-    AppError, FieldError, auth, bars, instruments,
+    AppError, FieldError, auth, bars, instruments, market,
+    portfolio_analytics::Scope,
     ports::{BarRange, InstrumentQuery, PageRequest, Theme, UserSettings, Watchlist},
     sessions,
     settings::{self as app_settings, KEYED_PROVIDERS, METHODS, PROVIDERS, method_as_str},
@@ -91,20 +92,22 @@ async fn dashboard_series(
     if portfolios.is_empty() {
         return Ok((None, None));
     }
+    // All portfolios as one ledger in the user's base currency, from the
+    // analytics cache shared with the API.
+    let scope = Scope::All {
+        currency: Some(settings.base_currency),
+        method: Some(settings.cost_basis_method),
+    };
     let mut totals = DashboardTotals::default();
     let mut note = None;
-    for p in &portfolios {
-        match portfolio_figures(ctx, p.id, settings, period).await? {
-            Ok(f) => {
-                totals.value += f.total_value;
-                totals.day_change += f.day_change;
-                totals.previous += f.total_value - f.day_change;
-                for (t, v, _) in f.series {
-                    *totals.series.entry(t).or_default() += v;
-                }
-            }
-            Err(e) => note = Some(format!("{}: {e}", p.name)),
+    match portfolio_figures(ctx, s.user(), scope, settings.base_currency, period).await? {
+        Ok(f) => {
+            totals.value = f.total_value;
+            totals.day_change = f.day_change;
+            totals.previous = f.total_value - f.day_change;
+            totals.series = f.series.into_iter().map(|(t, v, _)| (t, v)).collect();
         }
+        Err(e) => note = Some(e),
     }
     Ok((Some(totals), note))
 }
@@ -564,6 +567,75 @@ struct InstrumentPage {
     price_error: Option<String>,
     message: Option<String>,
     watchlists: Vec<(i64, String, bool)>,
+    fetch: Vec<FetchRow>,
+    quarantined: Vec<QuarantineRow>,
+    quarantined_total: u64,
+}
+
+/// One series' fetch status on the instrument page.
+struct FetchRow {
+    interval: &'static str,
+    active: bool,
+    provider: String,
+    last_success: String,
+    next_due: String,
+    /// The last error while it is unresolved (failures since the last success).
+    error: Option<String>,
+    failures: u32,
+    backfill: String,
+}
+
+/// One quarantined record on the instrument page.
+struct QuarantineRow {
+    received: String,
+    time: String,
+    interval: &'static str,
+    source: String,
+    close: String,
+    reason: String,
+}
+
+fn minute_text(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+fn fetch_row(job: &pricetrack_app::market::ports::FetchJob) -> FetchRow {
+    let b = &job.backfill;
+    let backfill = if b.done {
+        "complete".to_owned()
+    } else {
+        match b.cursor {
+            Some(c) => format!("back to {}", c.strftime("%Y-%m-%d")),
+            None => "pending".to_owned(),
+        }
+    };
+    FetchRow {
+        interval: job.interval.as_str(),
+        active: job.active,
+        provider: job.provider.clone().unwrap_or_else(|| "—".to_owned()),
+        last_success: job.last_success_at.map_or("never".to_owned(), minute_text),
+        next_due: minute_text(job.next_due_at),
+        error: (job.failures > 0).then(|| job.last_error.clone()).flatten(),
+        failures: job.failures,
+        backfill,
+    }
+}
+
+fn quarantine_row(
+    q: &pricetrack_app::market::ports::QuarantinedBar,
+    currency: &str,
+) -> QuarantineRow {
+    let d = &q.draft;
+    QuarantineRow {
+        received: minute_text(q.created_at),
+        time: d.time.map_or("—".to_owned(), minute_text),
+        interval: d.interval.as_str(),
+        source: d.source.clone(),
+        close: d.values.as_ref().map_or("—".to_owned(), |v| {
+            format::format_price(v.close, currency)
+        }),
+        reason: d.reason.clone(),
+    }
 }
 
 struct ChartControls {
@@ -847,6 +919,9 @@ async fn instrument_page(
     };
     let (controls, chart) = chart_for(state, &i, &q).await?;
     let lists = watchlists::list(ctx, s.user()).await?;
+    let fetch_status = market::status::instrument_status(ctx, &i.symbol).await?;
+    let quarantined =
+        market::quarantine::list(ctx, Some(&i.symbol), PageRequest::new(Some(20), None)).await?;
     let mut layout = Layout::new(
         s,
         settings.theme,
@@ -893,6 +968,13 @@ async fn instrument_page(
             .iter()
             .map(|w| (w.id, w.name.clone(), w.symbols.contains(&i.symbol)))
             .collect(),
+        fetch: fetch_status.series.iter().map(fetch_row).collect(),
+        quarantined: quarantined
+            .items
+            .iter()
+            .map(|q| quarantine_row(q, i.currency.as_str()))
+            .collect(),
+        quarantined_total: quarantined.total,
     });
     *r.status_mut() = status;
     Ok(r)

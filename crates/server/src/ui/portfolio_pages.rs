@@ -3,8 +3,7 @@
 use super::{
     Layout, Session, UiError, UiResult, chart, format,
     pages::{form_errors, user_settings},
-    render,
-    views::{self, LoadedPortfolio},
+    render, views,
 };
 use crate::http::{
     AppState,
@@ -20,19 +19,25 @@ use axum::{
 use jiff::{civil::Date, tz::TimeZone};
 use pricetrack_app::{
     AppContext, AppError, AppResult,
-    analytics::{AnalyticsInput, PerformanceSeries, PortfolioAnalytics},
+    analytics::{
+        HoldingsView, PerformanceSeries, PortfolioAnalytics, PortfolioSummary, RealizedLot,
+    },
+    bars::{self, Quote},
+    portfolio_analytics::{self, Scope},
     portfolios,
-    ports::{PageRequest, Portfolio, PortfolioDraft, TransactionFilter, UserSettings},
+    ports::{PageRequest, Portfolio, PortfolioDraft, TransactionFilter, User},
 };
 use pricetrack_domain::{
     Currency, PortfolioId, Symbol, TransactionId, TransactionType,
     analytics::{
-        CashTreatment, PeriodPreset, PeriodSpec, calendar_returns::Resolution, income::Granularity,
+        AnalyticsResult, PeriodPreset, PeriodSpec, calendar_returns::Resolution,
+        calendar_returns::YearReturns, contribution::ContributionReport, income::Granularity,
+        income::IncomeBucket,
     },
 };
-use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::{Decimal, prelude::ToPrimitive};
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 /// The period buttons of value charts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,100 +104,137 @@ pub struct Figures {
     pub series: Vec<(i64, f64, f64)>,
 }
 
-fn analytics<'a>(
-    ctx: &AppContext,
-    loaded: &'a LoadedPortfolio,
-    base: Currency,
-    settings: &UserSettings,
-) -> Result<PortfolioAnalytics<'a>, String> {
-    PortfolioAnalytics::new(AnalyticsInput {
-        transactions: &loaded.transactions,
-        prices: &loaded.prices,
-        fx: &loaded.fx,
-        instruments: &loaded.instruments,
-        base_currency: base,
-        cost_basis_method: settings.cost_basis_method,
-        evaluation_date: views::today(ctx),
-        cash: CashTreatment::Auto,
-    })
-    .map_err(|e| e.to_string())
+/// The period-independent part of every portfolio view, computed once on the
+/// blocking pool from the shared prepared portfolio of
+/// [`portfolio_analytics`] and cached beside it: repeated page views, the
+/// portfolios list and the dashboard reuse it until the ledger or a price
+/// changes.
+struct Overview {
+    empty: bool,
+    demo: bool,
+    /// One daily performance series since inception; periods are slices of it.
+    max: PerformanceSeries,
+    /// Where each period button's period starts.
+    starts: Vec<(PeriodPreset, Date)>,
+    /// Open positions: symbol, quantity, quote currency.
+    positions: Vec<(Symbol, Decimal, Currency)>,
+    kinds: HashMap<Symbol, &'static str>,
 }
 
-/// Headline figures from one daily performance series since inception (the
-/// expensive part of the analytics, computed once per page): the chosen
-/// period's points are a slice of it.
+fn overview_of(pa: &PortfolioAnalytics<'_>) -> AnalyticsResult<Overview> {
+    let max = pa.performance(PeriodSpec::Preset(PeriodPreset::Max), Resolution::Day)?;
+    let starts = PeriodChoice::DASHBOARD
+        .iter()
+        .chain(&[PeriodChoice(PeriodPreset::YearToDate)])
+        .filter_map(|c| Some((c.0, pa.period(PeriodSpec::Preset(c.0)).ok()?.start)))
+        .collect();
+    let holdings = pa.holdings(None)?;
+    let positions = holdings
+        .holdings
+        .iter()
+        .filter(|h| !h.quantity.is_zero())
+        .map(|h| (h.symbol.clone(), h.quantity, h.quote_currency))
+        .collect();
+    Ok(Overview {
+        empty: pa.is_empty(),
+        demo: pa
+            .instruments()
+            .iter()
+            .any(|i| i.provider.as_str() == "demo"),
+        max,
+        starts,
+        positions,
+        kinds: pa
+            .instruments()
+            .iter()
+            .map(|i| (i.symbol.clone(), i.kind.as_str()))
+            .collect(),
+    })
+}
+
+/// The overview of `scope`, from the analytics cache; an analytics error (a
+/// missing FX rate, say) is returned as its message for the page to show.
+async fn overview(
+    ctx: &AppContext,
+    user: &User,
+    scope: Scope,
+) -> AppResult<Result<Arc<Overview>, String>> {
+    match portfolio_analytics::answer(ctx, user, scope, "ui overview".to_owned(), overview_of).await
+    {
+        Ok(a) => Ok(Ok(a.value)),
+        Err(AppError::Analytics(e)) => Ok(Err(e.to_string())),
+        Err(e) => Err(e),
+    }
+}
+
+/// Latest quotes of the open positions (for today's change per holding).
+async fn position_quotes(ctx: &AppContext, o: &Overview) -> HashMap<Symbol, Quote> {
+    let mut quotes = HashMap::new();
+    for (symbol, _, _) in &o.positions {
+        if let Ok(q) = bars::quote(ctx, symbol).await {
+            quotes.insert(symbol.clone(), q);
+        }
+    }
+    quotes
+}
+
+/// Headline figures for `period`, sliced from the overview's daily series.
 fn figures_of(
-    pa: &PortfolioAnalytics<'_>,
+    o: &Overview,
+    quotes: &HashMap<Symbol, Quote>,
     period: PeriodChoice,
     base: Currency,
-    loaded: &LoadedPortfolio,
-) -> Result<(Figures, PerformanceSeries), String> {
-    let max = pa
-        .performance(PeriodSpec::Preset(PeriodPreset::Max), Resolution::Day)
-        .map_err(|e| e.to_string())?;
-    let start = pa
-        .period(PeriodSpec::Preset(period.0))
-        .ok()
-        .map(|p| p.start);
-    let total_value = max.points.last().map_or(0.0, |p| f(p.value));
-    let mut day_change = match max.points.as_slice() {
+) -> Figures {
+    let start = o
+        .starts
+        .iter()
+        .find(|(p, _)| *p == period.0)
+        .map(|(_, d)| *d);
+    let total_value = o.max.points.last().map_or(0.0, |p| f(p.value));
+    let mut day_change = match o.max.points.as_slice() {
         [.., a, b] => f(b.value) - f(a.value),
         _ => 0.0,
     };
     // Today's change is the move since each holding's previous close (the
     // daily valuation shows none on a weekend), when all quote in the base.
-    let quantities = pricetrack_domain::fold_holdings(
-        loaded.transactions.iter(),
-        &std::collections::BTreeMap::<Symbol, rust_decimal::Decimal>::new(),
-    );
-    if let Ok(h) = quantities {
-        let currency_of = |s: &Symbol| {
-            loaded
-                .instruments
-                .iter()
-                .find(|i| &i.symbol == s)
-                .map(|i| i.currency)
-        };
-        if h.positions
+    if o.positions.iter().all(|(_, _, c)| *c == base) {
+        day_change = o
+            .positions
             .iter()
-            .all(|p| currency_of(&p.symbol) == Some(base))
-        {
-            day_change = h
-                .positions
-                .iter()
-                .filter_map(|p| Some(f(p.quantity) * loaded.quotes.get(&p.symbol)?.change?))
-                .sum();
-        }
+            .filter_map(|(s, q, _)| Some(f(*q) * quotes.get(s)?.change?))
+            .sum();
     }
-    let series = max
+    let series = o
+        .max
         .points
         .iter()
         .filter(|p| start.is_none_or(|s| p.date >= s))
         .map(|p| (day_seconds(p.date), f(p.value), f(p.total_investment)))
         .collect();
-    Ok((
-        Figures {
-            total_value,
-            day_change,
-            series,
-        },
-        max,
-    ))
+    Figures {
+        total_value,
+        day_change,
+        series,
+    }
 }
 
-/// Figures in the user's base currency, or the reason they cannot be computed.
+/// Figures of `scope` in its base currency, or the reason they cannot be computed.
 pub async fn portfolio_figures(
     ctx: &AppContext,
-    id: PortfolioId,
-    settings: &UserSettings,
+    user: &User,
+    scope: Scope,
+    base: Currency,
     period: PeriodChoice,
 ) -> AppResult<Result<Figures, String>> {
-    let loaded = views::load_portfolio(ctx, id, settings.base_currency).await?;
-    if loaded.transactions.is_empty() {
+    let o = match overview(ctx, user, scope).await? {
+        Ok(o) => o,
+        Err(e) => return Ok(Err(e)),
+    };
+    if o.empty {
         return Ok(Ok(Figures::default()));
     }
-    Ok(analytics(ctx, &loaded, settings.base_currency, settings)
-        .and_then(|pa| figures_of(&pa, period, settings.base_currency, &loaded).map(|(f, _)| f)))
+    let quotes = position_quotes(ctx, &o).await;
+    Ok(Ok(figures_of(&o, &quotes, period, base)))
 }
 
 // ---------------------------------------------------------------- list
@@ -228,13 +270,11 @@ async fn portfolios_page(
     let settings = user_settings(state, s).await?;
     let mut rows = Vec::new();
     for p in portfolios::list_portfolios(ctx, s.user()).await? {
-        let own = UserSettings {
-            base_currency: p.base_currency,
-            ..settings.clone()
-        };
         let cur = p.base_currency.as_str();
+        let one_day = PeriodChoice(PeriodPreset::OneDay);
+        let scope = Scope::Portfolio(p.id);
         let (value, day, day_dir, note) =
-            match portfolio_figures(ctx, p.id, &own, PeriodChoice(PeriodPreset::OneDay)).await? {
+            match portfolio_figures(ctx, s.user(), scope, p.base_currency, one_day).await? {
                 Ok(fg) => (
                     format::money_f(fg.total_value, cur),
                     format::signed_money_f(fg.day_change, cur),
@@ -462,13 +502,9 @@ pub async fn portfolio_chart(
 ) -> UiResult<Response> {
     let ctx = &state.ctx;
     let p = portfolios::get_portfolio(ctx, s.user(), PortfolioId(id)).await?;
-    let settings = user_settings(&state, &s).await?;
-    let own = UserSettings {
-        base_currency: p.base_currency,
-        ..settings
-    };
     let period = PeriodChoice::parse(q.period.as_deref().unwrap_or("1Y"));
-    let svg = match portfolio_figures(ctx, p.id, &own, period).await? {
+    let scope = Scope::Portfolio(p.id);
+    let svg = match portfolio_figures(ctx, s.user(), scope, p.base_currency, period).await? {
         Ok(fg) => value_chart(&fg.series, p.base_currency.as_str(), period),
         Err(_) => String::new(),
     };
@@ -498,19 +534,15 @@ pub async fn portfolio(
     let ctx = &state.ctx;
     let p = portfolios::get_portfolio(ctx, s.user(), PortfolioId(id)).await?;
     let settings = user_settings(&state, &s).await?;
-    let own = UserSettings {
-        base_currency: p.base_currency,
-        ..settings.clone()
-    };
     let cur = p.base_currency.as_str().to_owned();
     let period = PeriodChoice::parse(q.period.as_deref().unwrap_or("1Y"));
-    let loaded = views::load_portfolio(ctx, p.id, p.base_currency).await?;
     let mut layout = Layout::new(&s, settings.theme, p.name.clone(), "portfolios");
+    let scope = Scope::Portfolio(p.id);
     let mut page = PortfolioPage {
         layout: Layout::anonymous(""),
-        method: pricetrack_app::settings::method_as_str(settings.cost_basis_method),
+        method: pricetrack_app::settings::method_as_str(p.cost_basis_method),
         note: None,
-        empty: loaded.transactions.is_empty(),
+        empty: true,
         cards: Vec::new(),
         periods: PeriodChoice::DASHBOARD
             .iter()
@@ -530,23 +562,40 @@ pub async fn portfolio(
         bottom: Vec::new(),
         p: p.clone(),
     };
-    let held: Vec<String> = loaded.quotes.keys().map(|s| s.to_string()).collect();
-    layout.stream = held.join(",");
-    if loaded
-        .instruments
-        .iter()
-        .any(|i| i.provider.as_str() == "demo")
-    {
-        layout
-            .banners
-            .push("Simulated data: some holdings are priced by the demo provider.".to_owned());
-    }
-    if !page.empty {
-        match analytics(ctx, &loaded, p.base_currency, &own) {
-            Err(e) => page.note = Some(e),
-            Ok(pa) => {
-                if let Err(e) = fill_analytics(&mut page, &pa, &loaded, &cur, period) {
-                    page.note = Some(e);
+    match overview(ctx, s.user(), scope).await? {
+        Err(e) => {
+            page.empty = false;
+            page.note = Some(e);
+        }
+        Ok(o) => {
+            page.empty = o.empty;
+            layout.stream = o
+                .positions
+                .iter()
+                .map(|(s, _, _)| s.to_string())
+                .collect::<Vec<_>>()
+                .join(",");
+            if o.demo {
+                layout.banners.push(
+                    "Simulated data: some holdings are priced by the demo provider.".to_owned(),
+                );
+            }
+            if !o.empty {
+                let details = portfolio_analytics::answer(
+                    ctx,
+                    s.user(),
+                    scope,
+                    format!("ui details {}", period.as_str()),
+                    move |a| details_of(a, period),
+                )
+                .await;
+                match details {
+                    Ok(d) => {
+                        let quotes = position_quotes(ctx, &o).await;
+                        fill_analytics(&mut page, &o, &d.value, &quotes, &cur, period);
+                    }
+                    Err(AppError::Analytics(e)) => page.note = Some(e.to_string()),
+                    Err(e) => return Err(e.into()),
                 }
             }
         }
@@ -555,16 +604,39 @@ pub async fn portfolio(
     Ok(render(&page))
 }
 
+/// The period's figures of the portfolio page beyond the overview.
+struct Details {
+    summary: PortfolioSummary,
+    holdings: HoldingsView,
+    heatmap: Vec<YearReturns>,
+    income: Vec<IncomeBucket>,
+    realized: Vec<RealizedLot>,
+    contributions: ContributionReport,
+}
+
+fn details_of(pa: &PortfolioAnalytics<'_>, period: PeriodChoice) -> AnalyticsResult<Details> {
+    let period = PeriodSpec::Preset(period.0);
+    Ok(Details {
+        summary: pa.summary(period)?,
+        holdings: pa.holdings(None)?,
+        heatmap: pa.returns_table(PeriodSpec::Preset(PeriodPreset::Max))?,
+        income: pa.income(Granularity::Month, None)?,
+        realized: pa.realized(None)?,
+        contributions: pa.contributions(period)?,
+    })
+}
+
 fn fill_analytics(
     page: &mut PortfolioPage,
-    pa: &PortfolioAnalytics<'_>,
-    loaded: &LoadedPortfolio,
+    o: &Overview,
+    d: &Details,
+    quotes: &HashMap<Symbol, Quote>,
     cur: &str,
     period: PeriodChoice,
-) -> Result<(), String> {
-    let e = |e: pricetrack_domain::analytics::AnalyticsError| e.to_string();
-    let (fg, max) = figures_of(pa, period, page.p.base_currency, loaded)?;
-    let summary = pa.summary(PeriodSpec::Preset(period.0)).map_err(e)?;
+) {
+    let fg = figures_of(o, quotes, period, page.p.base_currency);
+    let max = &o.max;
+    let summary = &d.summary;
     let previous = fg.total_value - fg.day_change;
     page.cards = vec![
         Card {
@@ -622,18 +694,14 @@ fn fill_analytics(
     ];
     page.chart = value_chart(&fg.series, cur, period);
 
-    let holdings = pa.holdings(None).map_err(e)?;
+    let holdings = &d.holdings;
     page.holdings = holdings
         .holdings
         .iter()
         .filter(|h| !h.quantity.is_zero())
         .map(|h| {
             let qf = f(h.quantity);
-            let day = loaded
-                .quotes
-                .get(&h.symbol)
-                .and_then(|q| q.change)
-                .map(|c| c * qf);
+            let day = quotes.get(&h.symbol).and_then(|q| q.change).map(|c| c * qf);
             let qc = h.quote_currency.as_str();
             let gain_pct = h.unrealized_gain_pct.map(f);
             HoldingRow {
@@ -683,11 +751,7 @@ fn fill_analytics(
     {
         let v = f(h.market_value);
         by_symbol.push((h.symbol.to_string(), v, 0.0));
-        let kind = loaded
-            .instruments
-            .iter()
-            .find(|i| i.symbol == h.symbol)
-            .map_or("unknown", |i| i.kind.as_str());
+        let kind = o.kinds.get(&h.symbol).copied().unwrap_or("unknown");
         *by_kind.entry(kind.to_owned()).or_default() += v;
     }
     let cash: f64 = holdings.cash.iter().map(|c| f(c.amount_in_base)).sum();
@@ -731,13 +795,13 @@ fn fill_analytics(
             ("5Y", PeriodPreset::FiveYears),
             ("MAX", PeriodPreset::Max),
         ] {
-            let Ok(period) = pa.period(PeriodSpec::Preset(preset)) else {
+            let Some((_, period_start)) = o.starts.iter().find(|(p, _)| *p == preset) else {
                 continue;
             };
             let start = max
                 .points
                 .iter()
-                .take_while(|p| p.date <= period.start)
+                .take_while(|p| p.date <= *period_start)
                 .last()
                 .or(max.points.first());
             if let Some(start) = start {
@@ -748,10 +812,9 @@ fn fill_analytics(
             }
         }
     }
-    page.heatmap = pa
-        .returns_table(PeriodSpec::Preset(PeriodPreset::Max))
-        .map_err(e)?
-        .into_iter()
+    page.heatmap = d
+        .heatmap
+        .iter()
         .rev()
         .map(|y| {
             let cells = y
@@ -772,21 +835,20 @@ fn fill_analytics(
             )
         })
         .collect();
-    page.income = pa
-        .income(Granularity::Month, None)
-        .map_err(e)?
-        .into_iter()
+    page.income = d
+        .income
+        .iter()
         .rev()
         .take(12)
         .map(|b| {
             (
-                b.period,
+                b.period.clone(),
                 format::money_f(f(b.dividends_gross + b.interest_gross), cur),
                 format::money_f(f(b.net), cur),
             )
         })
         .collect();
-    let realized = pa.realized(None).map_err(e)?;
+    let realized = &d.realized;
     let total: f64 = realized
         .iter()
         .map(|l| f(l.lot.proceeds - l.lot.cost))
@@ -808,7 +870,7 @@ fn fill_analytics(
             ]
         })
         .collect();
-    let report = pa.contributions(PeriodSpec::Preset(period.0)).map_err(e)?;
+    let report = &d.contributions;
     let as_row = |c: &pricetrack_domain::analytics::contribution::Contribution| {
         let g = f(c.gain);
         (
@@ -833,7 +895,6 @@ fn fill_analytics(
         .take(3)
         .map(as_row)
         .collect();
-    Ok(())
 }
 
 // ---------------------------------------------------------------- transactions

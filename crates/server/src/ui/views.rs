@@ -2,17 +2,12 @@
 //! into display-ready values.
 
 use super::{chart, format};
-use jiff::{Timestamp, civil::Date, tz::TimeZone};
+use jiff::{civil::Date, tz::TimeZone};
 use pricetrack_app::{
     AppContext, AppResult, bars,
     ports::{BarRange, PageRequest},
 };
-use pricetrack_domain::{
-    Bar, Currency, Instrument, Interval, PortfolioId, Symbol, Transaction, analytics::FxTable,
-    date_key,
-};
-use rust_decimal::{Decimal, prelude::FromPrimitive};
-use std::collections::{BTreeMap, BTreeSet};
+use pricetrack_domain::{Bar, Instrument, Interval, Symbol, date_key};
 
 /// Prices older than this (for instruments that are fetched, not hand-priced) are stale.
 const STALE_AFTER_SECS: i64 = 4 * 86_400;
@@ -181,104 +176,6 @@ pub fn data_banners(rows: &[QuoteRow]) -> Vec<String> {
 
 pub fn today(ctx: &AppContext) -> Date {
     ctx.clock.now().to_zoned(TimeZone::UTC).date()
-}
-
-/// Everything the analytics need for one portfolio, loaded from the store.
-pub struct LoadedPortfolio {
-    pub transactions: Vec<Transaction>,
-    pub instruments: Vec<Instrument>,
-    pub prices: BTreeMap<Symbol, Vec<(Date, Decimal)>>,
-    pub fx: FxTable,
-    /// Latest quote per held symbol (price, change since the previous close).
-    pub quotes: BTreeMap<Symbol, bars::Quote>,
-}
-
-/// Loads the ledger, the daily closes of every instrument it names (plus the
-/// latest intraday price as today's close) and exchange rates to `base` from
-/// stored FX instruments (`EURUSD=X` style symbols).
-pub async fn load_portfolio(
-    ctx: &AppContext,
-    id: PortfolioId,
-    base: Currency,
-) -> AppResult<LoadedPortfolio> {
-    let ledger = ctx.store.ledger(id).await?;
-    let transactions: Vec<Transaction> = ledger.into_iter().map(|r| r.transaction).collect();
-    let symbols: BTreeSet<Symbol> = transactions
-        .iter()
-        .filter_map(|t| t.symbol().cloned())
-        .collect();
-    let first = transactions.first().map(|t| t.time);
-    let mut instruments = Vec::new();
-    let mut prices = BTreeMap::new();
-    let mut quotes = BTreeMap::new();
-    let mut currencies: BTreeSet<Currency> = transactions.iter().map(|t| t.currency).collect();
-    for s in &symbols {
-        let Some(i) = ctx.store.get_instrument(s).await? else {
-            continue;
-        };
-        currencies.insert(i.currency);
-        let mut series = daily_closes(ctx, s, first).await?;
-        if let Ok(q) = bars::quote(ctx, s).await {
-            let day = q.time.to_zoned(TimeZone::UTC).date();
-            if series.last().is_none_or(|(d, _)| *d < day)
-                && let Some(p) = Decimal::from_f64(q.price)
-            {
-                series.push((day, p));
-            }
-            quotes.insert(s.clone(), q);
-        }
-        prices.insert(s.clone(), series);
-        instruments.push(i);
-    }
-    let mut fx = FxTable::new();
-    for c in currencies.into_iter().filter(|c| *c != base) {
-        for (sym, from, to) in [
-            (format!("{c}{base}=X"), c, base),
-            (format!("{base}{c}=X"), base, c),
-        ] {
-            let Ok(sym) = Symbol::parse(&sym) else {
-                continue;
-            };
-            let series = daily_closes(ctx, &sym, first).await?;
-            if !series.is_empty() {
-                fx.insert(from, to, series);
-                break;
-            }
-        }
-    }
-    Ok(LoadedPortfolio {
-        transactions,
-        instruments,
-        prices,
-        fx,
-        quotes,
-    })
-}
-
-async fn daily_closes(
-    ctx: &AppContext,
-    symbol: &Symbol,
-    from: Option<Timestamp>,
-) -> AppResult<Vec<(Date, Decimal)>> {
-    let from = from.map(|t| {
-        date_key(t.to_zoned(TimeZone::UTC).date()) - jiff::SignedDuration::from_hours(24 * 10)
-    });
-    let bars = ctx
-        .store
-        .bars(
-            symbol,
-            Interval::D1,
-            BarRange {
-                from,
-                to: None,
-                limit: Some(100_000),
-            },
-        )
-        .await?;
-    Ok(bars
-        .iter()
-        .filter_map(|b| Some((b.date(), Decimal::from_f64(b.close)?)))
-        .collect())
 }
 
 /// All instruments, for pickers (bounded).
