@@ -3,6 +3,8 @@
 
 use serde::Deserialize;
 use std::{
+    cell::RefCell,
+    collections::{BTreeMap, BTreeSet},
     net::SocketAddr,
     path::{Path, PathBuf},
 };
@@ -28,6 +30,11 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// `PRICETRACK_MAX_BODY_MB`: largest accepted request body (bar uploads).
     pub max_body_mb: u64,
+    /// The file's `[market]` and `[providers]` tables, by the name of the
+    /// environment variable each key stands for (`[market] refresh_tick` is
+    /// `PRICETRACK_REFRESH_TICK`, `[providers] alphavantage_api_key` is
+    /// `PRICETRACK_PROVIDER_ALPHAVANTAGE_API_KEY`). See [`Settings::lookup`].
+    pub file_values: BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -41,6 +48,8 @@ impl std::fmt::Debug for Settings {
             .field("data_dir", &self.data_dir)
             .field("log_format", &self.log_format)
             .field("max_body_mb", &self.max_body_mb)
+            // Values may be API keys: names only.
+            .field("file_values", &self.file_values.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -67,6 +76,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("pricetrack-data"),
             log_format: LogFormat::Pretty,
             max_body_mb: 64,
+            file_values: BTreeMap::new(),
         }
     }
 }
@@ -80,6 +90,73 @@ struct FileSettings {
     data_dir: Option<PathBuf>,
     log_format: Option<String>,
     max_body_mb: Option<u64>,
+    /// Market-data settings: keys are the `PRICETRACK_` variables without the
+    /// prefix, in lower case (`refresh_tick = "15s"`).
+    #[serde(default)]
+    market: BTreeMap<String, toml::Value>,
+    /// Provider settings: keys are the `PRICETRACK_PROVIDER_` variables without
+    /// the prefix, in lower case (`yahoo_base_url`, `alphavantage_api_key`).
+    #[serde(default)]
+    providers: BTreeMap<String, toml::Value>,
+}
+
+/// A table value as the text its environment variable would hold.
+fn value_text(value: &toml::Value) -> Option<String> {
+    match value {
+        toml::Value::String(s) => Some(s.clone()),
+        toml::Value::Integer(i) => Some(i.to_string()),
+        toml::Value::Float(f) => Some(f.to_string()),
+        toml::Value::Boolean(b) => Some(b.to_string()),
+        toml::Value::Array(items) => items
+            .iter()
+            .map(value_text)
+            .collect::<Option<Vec<_>>>()
+            .map(|v| v.join(",")),
+        toml::Value::Datetime(_) | toml::Value::Table(_) => None,
+    }
+}
+
+/// Checks the file's `[market]` and `[providers]` values the way they will be
+/// read, and names every key no setting reads (a typo must not pass unseen).
+fn check_file_values(values: &BTreeMap<String, String>, errors: &mut Vec<String>) {
+    if values.is_empty() {
+        return;
+    }
+    let read: RefCell<BTreeSet<String>> = RefCell::new(BTreeSet::new());
+    let lookup = |k: &str| {
+        read.borrow_mut().insert(k.to_owned());
+        values.get(k).cloned()
+    };
+    // A table whose reading stopped at an error may not have read every key:
+    // unknown keys are only named for tables read to the end.
+    let market_read = match crate::jobs::MarketSettings::from_lookup(lookup) {
+        Ok(_) => true,
+        Err(e) => {
+            errors.push(format!("[market]: {e}"));
+            false
+        }
+    };
+    let providers_read = match pricetrack_providers::ProvidersConfig::from_lookup(lookup) {
+        Ok(_) => true,
+        Err(e) => {
+            errors.push(format!("[providers]: {e}"));
+            false
+        }
+    };
+    let read = read.into_inner();
+    for key in values.keys().filter(|k| !read.contains(*k)) {
+        let (table, name, complete) = match key.strip_prefix("PRICETRACK_PROVIDER_") {
+            Some(rest) => ("providers", rest, providers_read),
+            None => ("market", key.trim_start_matches("PRICETRACK_"), market_read),
+        };
+        if !complete {
+            continue;
+        }
+        errors.push(format!(
+            "[{table}] {}: not a setting (see README.md, Configuration)",
+            name.to_ascii_lowercase()
+        ));
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -156,6 +233,28 @@ impl Settings {
                 "PRICETRACK_MAX_BODY_MB: {v:?} is not a whole number of megabytes"
             )),
         }
+        for (table, prefix, values) in [
+            ("market", "PRICETRACK_", &file_settings.market),
+            (
+                "providers",
+                "PRICETRACK_PROVIDER_",
+                &file_settings.providers,
+            ),
+        ] {
+            for (key, value) in values {
+                match value_text(value) {
+                    Some(text) => {
+                        settings
+                            .file_values
+                            .insert(format!("{prefix}{}", key.to_ascii_uppercase()), text);
+                    }
+                    None => errors.push(format!(
+                        "[{table}] {key}: expected a string, number, true/false or a list of them"
+                    )),
+                }
+            }
+        }
+        check_file_values(&settings.file_values, &mut errors);
         if let Some(url) = &settings.database_url
             && let Err(e) = pricetrack_storage::DatabaseTarget::parse(Some(url), &settings.data_dir)
         {
@@ -166,6 +265,15 @@ impl Settings {
         } else {
             Err(ConfigError(errors))
         }
+    }
+
+    /// A market or provider setting by its environment variable's name: the
+    /// process environment first, then the file's `[market]`/`[providers]`.
+    pub fn lookup(&self, key: &str) -> Option<String> {
+        std::env::var(key)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or_else(|| self.file_values.get(key).cloned())
     }
 
     pub fn database_target(
@@ -209,6 +317,65 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.0.len(), 3, "{err}");
         assert!(err.to_string().contains("postgres://"), "{err}");
+    }
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), text).unwrap();
+        f
+    }
+
+    #[test]
+    fn market_and_provider_settings_come_from_the_file_by_their_variable_names() {
+        let f = file(
+            "bind = \"127.0.0.1:9000\"\n\
+             [market]\nrefresh_tick = \"30s\"\nrefresh_every_crypto_5m = \"20s\"\n\
+             refresh_intraday_intervals = [\"5m\", \"1h\"]\nrefresh_concurrency = 4\n\
+             [providers]\nalphavantage_api_key = \"AVKEY1234\"\n\
+             yahoo_base_url = \"http://127.0.0.1:9001\"\n",
+        );
+        let s = Settings::from_sources(Some(f.path()), env(&[])).unwrap();
+        let v = |k: &str| s.file_values.get(k).cloned();
+        assert_eq!(v("PRICETRACK_REFRESH_TICK").as_deref(), Some("30s"));
+        assert_eq!(
+            v("PRICETRACK_REFRESH_EVERY_CRYPTO_5M").as_deref(),
+            Some("20s")
+        );
+        assert_eq!(
+            v("PRICETRACK_REFRESH_INTRADAY_INTERVALS").as_deref(),
+            Some("5m,1h")
+        );
+        assert_eq!(v("PRICETRACK_REFRESH_CONCURRENCY").as_deref(), Some("4"));
+        assert_eq!(
+            v("PRICETRACK_PROVIDER_ALPHAVANTAGE_API_KEY").as_deref(),
+            Some("AVKEY1234")
+        );
+        let market = crate::jobs::MarketSettings::from_lookup(|k| v(k)).unwrap();
+        assert_eq!(market.tick, std::time::Duration::from_secs(30));
+        assert!(
+            !format!("{s:?}").contains("AVKEY1234"),
+            "keys never in logs"
+        );
+    }
+
+    #[test]
+    fn unknown_or_invalid_file_settings_are_named() {
+        let typos = file("[market]\nrefresh_tik = \"30s\"\n[providers]\nyahooo_api_key = \"k\"\n");
+        let err = Settings::from_sources(Some(typos.path()), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[market] refresh_tik: not a setting"), "{err}");
+        assert!(
+            err.contains("[providers] yahooo_api_key: not a setting"),
+            "{err}"
+        );
+        let bad =
+            file("[market]\nrefresh_lease = \"soon\"\n[providers]\nyahoo_base_url = \"ftp://x\"\n");
+        let err = Settings::from_sources(Some(bad.path()), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("PRICETRACK_REFRESH_LEASE"), "{err}");
+        assert!(err.contains("PRICETRACK_PROVIDER_YAHOO_BASE_URL"), "{err}");
     }
 
     #[test]

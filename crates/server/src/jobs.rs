@@ -19,7 +19,7 @@
 //!   previous one is quarantined (5).
 //! * `PRICETRACK_VALIDATION_SPLIT_CHECK` — also quarantine jumps at typical split ratios (true).
 
-use crate::provider_keys::KeyedRegistry;
+use crate::{config::Settings, provider_keys::KeyedRegistry};
 use anyhow::Context;
 use jiff::SignedDuration;
 use pricetrack_app::{
@@ -196,13 +196,14 @@ impl MarketSettings {
 }
 
 /// Gives a context its price source (the provider registry configured from
-/// the environment, plus the API keys stored from the settings page) and the
-/// market settings from the environment.
-pub fn configure(ctx: AppContext) -> anyhow::Result<AppContext> {
-    let providers = ProvidersConfig::from_env().context("provider configuration")?;
+/// the environment or `pricetrack.toml`, plus the API keys stored from the
+/// settings page) and the market settings.
+pub fn configure(ctx: AppContext, settings: &Settings) -> anyhow::Result<AppContext> {
+    let providers =
+        ProvidersConfig::from_lookup(|k| settings.lookup(k)).context("provider configuration")?;
     let registry = KeyedRegistry::new(providers, Arc::clone(&ctx.store))
         .context("building the provider registry")?;
-    let market = MarketSettings::from_env()?;
+    let market = MarketSettings::from_lookup(|k| settings.lookup(k))?;
     Ok(market.apply(ctx).with_prices(Arc::new(registry)))
 }
 

@@ -125,7 +125,11 @@ fn print_report(report: &RefreshReport) {
     );
 }
 
-pub async fn fetch(ctx: &AppContext, args: FetchArgs) -> anyhow::Result<ExitCode> {
+pub async fn fetch(
+    ctx: &AppContext,
+    config: &crate::config::Settings,
+    args: FetchArgs,
+) -> anyhow::Result<ExitCode> {
     if args.once {
         let report = market::refresh_due(ctx, ctx.clock.now()).await?;
         print_report(&report);
@@ -135,7 +139,7 @@ pub async fn fetch(ctx: &AppContext, args: FetchArgs) -> anyhow::Result<ExitCode
             ExitCode::SUCCESS
         });
     }
-    let settings = MarketSettings::from_env()?;
+    let settings = MarketSettings::from_lookup(|k| config.lookup(k))?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let handle = spawn_refresh_loop(ctx.clone(), settings.tick, stopped);
     eprintln!("fetching every {:?}; Ctrl-C to stop", settings.tick);

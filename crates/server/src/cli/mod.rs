@@ -78,7 +78,7 @@ pub async fn open_context(settings: &Settings) -> anyhow::Result<AppContext> {
     let store = pricetrack_storage::open(&target)
         .await
         .with_context(|| format!("opening {}", target.describe()))?;
-    crate::jobs::configure(AppContext::new(store, Arc::new(SystemClock)))
+    crate::jobs::configure(AppContext::new(store, Arc::new(SystemClock)), settings)
 }
 
 /// Runs a command and returns the process exit code.
@@ -112,7 +112,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tx(cmd) => tx::run(&open_context(&settings).await?, cmd).await,
         Command::User(cmd) => manage::user(&open_context(&settings).await?, cmd).await,
         Command::Token(cmd) => manage::token(&open_context(&settings).await?, cmd).await,
-        Command::Fetch(args) => market::fetch(&open_context(&settings).await?, args).await,
+        Command::Fetch(args) => {
+            market::fetch(&open_context(&settings).await?, &settings, args).await
+        }
         Command::Backfill(args) => market::backfill(&open_context(&settings).await?, args).await,
         Command::Status(args) => market::status(&open_context(&settings).await?, args).await,
         Command::Quarantine(cmd) => market::quarantine(&open_context(&settings).await?, cmd).await,

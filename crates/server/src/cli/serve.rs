@@ -50,7 +50,7 @@ pub async fn run(mut settings: Settings, args: ServeArgs) -> anyhow::Result<Exit
         tracing::info!("background fetching is off (--no-fetch)");
         None
     } else {
-        let tick = crate::jobs::MarketSettings::from_env()?.tick;
+        let tick = crate::jobs::MarketSettings::from_lookup(|k| settings.lookup(k))?.tick;
         Some(crate::jobs::spawn_refresh_loop(ctx.clone(), tick, stopped))
     };
     let listener = tokio::net::TcpListener::bind(settings.bind)
