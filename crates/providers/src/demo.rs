@@ -86,6 +86,36 @@ fn profile(kind: InstrumentKind) -> (f64, (f64, f64), f64) {
     }
 }
 
+/// Rough price levels of well-known instruments, so a demo dashboard looks
+/// like the market it imitates (bitcoin in the tens of thousands, the euro
+/// near 1.08). Other symbols get a seeded level within their kind's range.
+fn typical_level(symbol: &str) -> Option<f64> {
+    Some(match symbol {
+        "AAPL" => 190.0,
+        "MSFT" => 420.0,
+        "GOOGL" => 170.0,
+        "AMZN" => 180.0,
+        "NVDA" => 120.0,
+        "VOD.L" => 0.72,
+        "VWCE.DE" => 118.0,
+        "^GSPC" => 5_300.0,
+        "^DJI" => 39_000.0,
+        "^IXIC" => 16_800.0,
+        "BTC-USD" => 62_000.0,
+        "ETH-USD" => 3_100.0,
+        "SOL-USD" => 150.0,
+        "GC=F" => 2_350.0,
+        "SI=F" => 29.0,
+        "CL=F" => 78.0,
+        "EURUSD=X" => 1.08,
+        "GBPUSD=X" => 1.27,
+        "USDJPY=X" => 155.0,
+        "AGG" => 98.0,
+        "VFIAX" => 480.0,
+        _ => return None,
+    })
+}
+
 /// The price model of one instrument.
 struct Walk {
     seed: u64,
@@ -114,7 +144,10 @@ impl Walk {
         } else {
             252.0
         };
-        let log_base = lo.ln() + unit(splitmix64(seed)) * (hi.ln() - lo.ln());
+        let log_base = match typical_level(instrument.symbol.as_str()) {
+            Some(level) => level.ln(),
+            None => lo.ln() + unit(splitmix64(seed)) * (hi.ln() - lo.ln()),
+        };
         Self {
             seed,
             log_base,

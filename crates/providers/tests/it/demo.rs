@@ -199,3 +199,41 @@ async fn weekly_and_monthly_bars_are_keyed_by_their_first_day() {
     assert_eq!(m.bars.len(), 3);
     assert_eq!(m.bars[1].time, day("2024-02-01"));
 }
+
+#[tokio::test]
+async fn well_known_symbols_trade_near_their_real_price_levels() {
+    let d = demo("2025-01-01T00:00:00Z");
+    for (symbol, kind, currency, lo, hi) in [
+        (
+            "BTC-USD",
+            InstrumentKind::Crypto,
+            Currency::USD,
+            10_000.0,
+            400_000.0,
+        ),
+        ("EURUSD=X", InstrumentKind::Fx, Currency::USD, 0.8, 1.45),
+        ("AAPL", InstrumentKind::Stock, Currency::USD, 30.0, 1_200.0),
+        (
+            "GC=F",
+            InstrumentKind::Commodity,
+            Currency::USD,
+            500.0,
+            10_000.0,
+        ),
+    ] {
+        let i = instrument(symbol, kind, currency, "demo");
+        let year = d
+            .fetch_bars(&i, Interval::D1, day("2024-01-01"), day("2025-01-01"))
+            .await
+            .unwrap();
+        assert!(!year.bars.is_empty());
+        for b in &year.bars {
+            assert!(
+                (lo..hi).contains(&b.close),
+                "{symbol} closed at {} on {}",
+                b.close,
+                b.time
+            );
+        }
+    }
+}
