@@ -9,7 +9,8 @@
 //! * `PRICETRACK_REFRESH_INTRADAY_INTERVALS` — kept for watched instruments (`5m`; empty: none).
 //! * `PRICETRACK_REFRESH_INTRADAY_EVERY` — intraday cadence in session (`60s`).
 //! * `PRICETRACK_REFRESH_EVERY_<KIND>_<INTERVAL>` — cadence override, e.g.
-//!   `PRICETRACK_REFRESH_EVERY_CRYPTO_5M=30s`.
+//!   `PRICETRACK_REFRESH_EVERY_CRYPTO_5M=30s`, or a cron expression in UTC, e.g.
+//!   `PRICETRACK_REFRESH_EVERY_STOCK_1D="30 22 * * 1-5"`.
 //! * `PRICETRACK_REFRESH_CLOSE_DELAY` — wait after a close before the completion run (`10m`).
 //! * `PRICETRACK_REFRESH_CONCURRENCY` — series fetched at once (8).
 //! * `PRICETRACK_REFRESH_LEASE` — how long a claim holds a series (`5m`).
@@ -24,7 +25,7 @@ use anyhow::Context;
 use jiff::SignedDuration;
 use pricetrack_app::{
     AppContext,
-    market::{RefreshPolicy, refresh_due},
+    market::{RefreshPolicy, policy::CronSchedule, refresh_due},
 };
 use pricetrack_domain::{
     InstrumentKind, Interval,
@@ -117,10 +118,20 @@ impl MarketSettings {
                     kind.as_str().to_ascii_uppercase(),
                     env_key(interval)
                 );
-                let mut every = SignedDuration::ZERO;
-                dur(&key, &mut every);
-                if every.is_positive() {
-                    s.policy.every_overrides.insert((kind, interval), every);
+                // A duration ("30s") or a cron expression ("*/2 * * * *", UTC).
+                let Some(v) = get(&key).filter(|v| !v.is_empty()) else {
+                    continue;
+                };
+                match (duration(&key, &v), CronSchedule::parse(&v)) {
+                    (Ok(every), _) if every.is_positive() => {
+                        s.policy.every_overrides.insert((kind, interval), every);
+                    }
+                    (_, Ok(cron)) => {
+                        s.policy.cron_overrides.insert((kind, interval), cron);
+                    }
+                    (_, Err(e)) => errors.push(format!(
+                        "{key}: neither a duration like 30s or 5m nor a cron expression ({e})"
+                    )),
                 }
             }
         }
@@ -276,6 +287,7 @@ mod tests {
             ("PRICETRACK_REFRESH_TICK", "5s"),
             ("PRICETRACK_REFRESH_INTRADAY_INTERVALS", "1m, 5m"),
             ("PRICETRACK_REFRESH_EVERY_CRYPTO_5M", "30s"),
+            ("PRICETRACK_REFRESH_EVERY_STOCK_1D", "30 22 * * 1-5"),
             ("PRICETRACK_REFRESH_CLOSE_DELAY", "15m"),
             ("PRICETRACK_BACKFILL_DEPTH_5M", "30d"),
             ("PRICETRACK_BACKFILL_DEPTH_1M", "all"),
@@ -296,6 +308,13 @@ mod tests {
             s.policy.every(InstrumentKind::Stock, Interval::M5),
             SignedDuration::from_secs(60)
         );
+        assert_eq!(
+            s.policy
+                .cron_overrides
+                .get(&(InstrumentKind::Stock, Interval::D1))
+                .map(|c| c.as_str()),
+            Some("30 22 * * 1-5")
+        );
         assert_eq!(s.policy.close_delay, SignedDuration::from_mins(15));
         assert_eq!(
             s.policy.backfill_depth.get(&Interval::M5),
@@ -313,8 +332,14 @@ mod tests {
             ("PRICETRACK_REFRESH_INTRADAY_INTERVALS", "3m"),
             ("PRICETRACK_VALIDATION_MAX_JUMP", "0.5"),
             ("PRICETRACK_REFRESH_CONCURRENCY", "0"),
+            ("PRICETRACK_REFRESH_EVERY_STOCK_5M", "every minute"),
         ]))
         .unwrap_err();
-        assert_eq!(err.0.len(), 4, "{err}");
+        assert_eq!(err.0.len(), 5, "{err}");
+        assert!(
+            err.to_string()
+                .contains("PRICETRACK_REFRESH_EVERY_STOCK_5M: neither a duration"),
+            "{err}"
+        );
     }
 }

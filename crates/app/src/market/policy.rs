@@ -8,6 +8,10 @@
 //!   [`RefreshPolicy::intraday_every`] while the market is open, then one
 //!   completion run after the close; nothing while it is closed. Crypto never
 //!   closes; FX is open from Sunday to Friday evening (New York).
+//! * A cron expression per kind and interval ([`RefreshPolicy::cron_overrides`],
+//!   five fields, UTC) replaces the cadence: daily series run at its firings;
+//!   intraday series at its firings while the market is open, plus the
+//!   completion run after the close.
 //! * Failures back off exponentially; a failure that retrying cannot fix
 //!   (unknown symbol, no provider) waits [`RefreshPolicy::give_up_retry`].
 
@@ -31,6 +35,9 @@ pub struct RefreshPolicy {
     pub intraday_every: SignedDuration,
     /// Cadence overrides per instrument kind and interval (checked first).
     pub every_overrides: BTreeMap<(InstrumentKind, Interval), SignedDuration>,
+    /// Cron schedules per instrument kind and interval (checked before
+    /// everything else).
+    pub cron_overrides: BTreeMap<(InstrumentKind, Interval), CronSchedule>,
     /// Wait after a session closes before the completion run.
     pub close_delay: SignedDuration,
     /// How far back history is filled per interval; an interval missing here
@@ -62,6 +69,7 @@ impl Default for RefreshPolicy {
             intraday_intervals: vec![Interval::M5],
             intraday_every: SignedDuration::from_secs(60),
             every_overrides: BTreeMap::new(),
+            cron_overrides: BTreeMap::new(),
             close_delay: SignedDuration::from_mins(10),
             backfill_depth: BTreeMap::from([
                 (Interval::M1, days(7)),
@@ -109,6 +117,52 @@ fn add(t: Timestamp, d: SignedDuration) -> Timestamp {
     t.saturating_add(d).unwrap_or(t)
 }
 
+/// A cron expression (five fields: minute hour day-of-month month
+/// day-of-week, or six with seconds first), evaluated in UTC.
+#[derive(Clone)]
+pub struct CronSchedule {
+    text: String,
+    cron: croner::Cron,
+}
+
+impl CronSchedule {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let cron = croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Optional)
+            .build()
+            .parse(text)
+            .map_err(|e| format!("{text:?} is not a cron expression: {e}"))?;
+        Ok(Self {
+            text: text.to_owned(),
+            cron,
+        })
+    }
+
+    /// The first firing strictly after `t`.
+    pub fn next_after(&self, t: Timestamp) -> Option<Timestamp> {
+        let at = chrono::DateTime::from_timestamp(t.as_second(), 0)?;
+        let next = self.cron.find_next_occurrence(&at, false).ok()?;
+        Timestamp::from_second(next.timestamp()).ok()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl PartialEq for CronSchedule {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl std::fmt::Debug for CronSchedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CronSchedule({:?})", self.text)
+    }
+}
+
 impl RefreshPolicy {
     /// The intraday cadence for a kind and interval.
     pub fn every(&self, kind: InstrumentKind, interval: Interval) -> SignedDuration {
@@ -140,6 +194,9 @@ impl RefreshPolicy {
         now: Timestamp,
     ) -> Timestamp {
         let cal = calendar_of(instrument);
+        if let Some(cron) = self.cron_overrides.get(&(instrument.kind, interval)) {
+            return self.next_cron_due(cron, &cal, interval, now);
+        }
         if interval.is_date_keyed() {
             return match next_trading_day_end(&cal, now) {
                 Some(end) => add(end, self.close_delay),
@@ -161,6 +218,49 @@ impl RefreshPolicy {
                 None => add(now, every),
             }
         }
+    }
+
+    /// The next due time under a cron schedule: its next firing; for intraday
+    /// series the next one while the market is open, or the session's
+    /// completion run when the close comes first.
+    fn next_cron_due(
+        &self,
+        cron: &CronSchedule,
+        cal: &Calendar,
+        interval: Interval,
+        now: Timestamp,
+    ) -> Timestamp {
+        let fallback = add(now, SignedDuration::from_hours(24));
+        let Some(mut next) = cron.next_after(now) else {
+            return fallback;
+        };
+        if interval.is_date_keyed() {
+            return next;
+        }
+        if cal.is_open(now)
+            && let Some(close) = cal.next_close(now)
+            && next >= close
+        {
+            return add(close, self.close_delay);
+        }
+        // Skip firings while the market is closed (bounded: a schedule that
+        // never fires in a session falls back to a daily check).
+        for _ in 0..64 {
+            if cal.is_open(next) {
+                return next;
+            }
+            let Some(open) = cal.next_open(next) else {
+                return next;
+            };
+            match cron.next_after(
+                open.saturating_sub(SignedDuration::from_secs(1))
+                    .unwrap_or(open),
+            ) {
+                Some(n) if n > next => next = n,
+                _ => return fallback,
+            }
+        }
+        fallback
     }
 
     /// When a failed series is retried. `failures` counts this failure too.
@@ -311,6 +411,62 @@ mod tests {
             p.next_due(&btc, Interval::M5, ts("2024-06-15T10:00:00Z")),
             ts("2024-06-15T10:00:30Z")
         );
+    }
+
+    #[test]
+    fn cron_schedules_set_daily_runs_and_intraday_runs_within_sessions() {
+        let mut p = RefreshPolicy::default();
+        let cron = |t: &str| CronSchedule::parse(t).unwrap();
+        p.cron_overrides
+            .insert((InstrumentKind::Stock, Interval::D1), cron("30 22 * * 1-5"));
+        p.cron_overrides
+            .insert((InstrumentKind::Stock, Interval::M5), cron("*/15 * * * *"));
+        let aapl = inst("AAPL", InstrumentKind::Stock);
+        assert_eq!(
+            p.next_due(&aapl, Interval::D1, ts("2024-06-11T15:00:00Z")),
+            ts("2024-06-11T22:30:00Z")
+        );
+        assert_eq!(
+            p.next_due(&aapl, Interval::D1, ts("2024-06-14T22:30:00Z")),
+            ts("2024-06-17T22:30:00Z"),
+            "Friday's run is followed by Monday's"
+        );
+        assert_eq!(
+            p.next_due(&aapl, Interval::M5, ts("2024-06-11T15:02:00Z")),
+            ts("2024-06-11T15:15:00Z")
+        );
+        // The firing at the close becomes the completion run.
+        assert_eq!(
+            p.next_due(&aapl, Interval::M5, ts("2024-06-11T19:50:00Z")),
+            ts("2024-06-11T20:10:00Z")
+        );
+        // Firings while the market is closed are skipped.
+        assert_eq!(
+            p.next_due(&aapl, Interval::M5, ts("2024-06-11T20:10:00Z")),
+            ts("2024-06-12T13:30:00Z")
+        );
+        assert_eq!(
+            p.next_due(&aapl, Interval::M5, ts("2024-06-15T15:00:00Z")),
+            ts("2024-06-17T13:30:00Z")
+        );
+        // Other kinds keep their defaults.
+        let btc = inst("BTC-USD", InstrumentKind::Crypto);
+        assert_eq!(
+            p.next_due(&btc, Interval::M5, ts("2024-06-15T10:00:00Z")),
+            ts("2024-06-15T10:01:00Z")
+        );
+    }
+
+    #[test]
+    fn cron_expressions_are_checked_when_parsed() {
+        assert!(CronSchedule::parse("*/5 * * * *").is_ok());
+        assert!(
+            CronSchedule::parse("0 30 22 * * MON-FRI").is_ok(),
+            "with seconds"
+        );
+        let err = CronSchedule::parse("every day").unwrap_err();
+        assert!(err.contains("not a cron expression"), "{err}");
+        assert!(CronSchedule::parse("61 * * * *").is_err());
     }
 
     #[test]
