@@ -141,6 +141,10 @@ pub struct Instrument {
     pub exchange: Option<String>,
     pub provider: ProviderName,
     pub provider_symbol: Option<String>,
+    /// The first trading day, when known: bars before it are held back by
+    /// the validator (a provider mixing in another listing's history).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listing_date: Option<jiff::civil::Date>,
 }
 
 impl Instrument {
@@ -179,7 +183,14 @@ impl Instrument {
             exchange,
             provider,
             provider_symbol,
+            listing_date: None,
         })
+    }
+
+    /// The same instrument with its first trading day set (or cleared).
+    pub fn with_listing_date(mut self, listing_date: Option<jiff::civil::Date>) -> Self {
+        self.listing_date = listing_date;
+        self
     }
 
     /// The symbol to ask the provider for.

@@ -62,6 +62,7 @@ pub(crate) struct InstrumentRow {
     pub exchange: Option<String>,
     pub provider: String,
     pub provider_symbol: Option<String>,
+    pub listing_date: Option<jiff::civil::Date>,
 }
 
 impl InstrumentRow {
@@ -81,6 +82,7 @@ impl InstrumentRow {
             provider,
             self.provider_symbol,
         )
+        .map(|i| i.with_listing_date(self.listing_date))
         .map_err(|e| corrupt("instruments", e))
     }
 }

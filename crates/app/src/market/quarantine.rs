@@ -76,6 +76,7 @@ pub async fn screen<T>(ctx: &AppContext, items: Vec<(T, Bar)>) -> AppResult<Scre
             continue;
         };
         let mut check = BarContext::new(now);
+        check.listed_since = listed_since(ctx, &symbol).await?;
         check.previous_close = stored_close_before(ctx, &symbol, interval, first).await?;
         for (tag, bar) in bars {
             match ctx.bar_validator.check(&bar, &check) {
@@ -88,6 +89,16 @@ pub async fn screen<T>(ctx: &AppContext, items: Vec<(T, Bar)>) -> AppResult<Scre
         }
     }
     Ok(out)
+}
+
+/// The start of the instrument's first trading day, when known.
+async fn listed_since(ctx: &AppContext, symbol: &Symbol) -> AppResult<Option<jiff::Timestamp>> {
+    Ok(ctx
+        .store
+        .get_instrument(symbol)
+        .await?
+        .and_then(|i| i.listing_date)
+        .map(pricetrack_domain::date_key))
 }
 
 /// Like [`screen`] for a chunk of history fetched while walking backwards:
@@ -117,6 +128,7 @@ pub async fn screen_backwards(ctx: &AppContext, bars: Vec<Bar>) -> AppResult<Scr
         )
         .await?;
     let mut check = BarContext::new(now);
+    check.listed_since = listed_since(ctx, &symbol).await?;
     check.previous_close = newer.first().map(|b| b.close);
     let mut bars = bars;
     bars.sort_by_key(|b| std::cmp::Reverse(b.time));

@@ -34,6 +34,9 @@ pub enum InstrumentCommand {
         provider: Option<String>,
         #[arg(long)]
         provider_symbol: Option<String>,
+        /// First trading day (YYYY-MM-DD): bars before it are quarantined.
+        #[arg(long)]
+        listing_date: Option<String>,
     },
     /// List instruments.
     List {
@@ -69,6 +72,7 @@ pub async fn instrument(ctx: &AppContext, cmd: InstrumentCommand) -> anyhow::Res
             exchange,
             provider,
             provider_symbol,
+            listing_date,
         } => {
             let input = InstrumentIn {
                 symbol,
@@ -78,6 +82,7 @@ pub async fn instrument(ctx: &AppContext, cmd: InstrumentCommand) -> anyhow::Res
                 exchange,
                 provider,
                 provider_symbol,
+                listing_date,
             };
             let instrument = input.into_domain().map_err(AppError::Invalid)?;
             let created =

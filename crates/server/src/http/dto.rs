@@ -96,6 +96,8 @@ pub struct InstrumentOut {
     pub exchange: Option<String>,
     pub provider: String,
     pub provider_symbol: Option<String>,
+    /// First trading day (`YYYY-MM-DD`), when known; bars before it are quarantined.
+    pub listing_date: Option<String>,
 }
 
 impl From<&Instrument> for InstrumentOut {
@@ -108,6 +110,7 @@ impl From<&Instrument> for InstrumentOut {
             exchange: i.exchange.clone(),
             provider: i.provider.to_string(),
             provider_symbol: i.provider_symbol.clone(),
+            listing_date: i.listing_date.map(|d| d.to_string()),
         }
     }
 }
@@ -127,6 +130,8 @@ pub struct InstrumentIn {
     /// Market-data provider; default `manual` for items, `yahoo` otherwise.
     pub provider: Option<String>,
     pub provider_symbol: Option<String>,
+    /// First trading day (`YYYY-MM-DD`); bars before it are quarantined.
+    pub listing_date: Option<String>,
 }
 
 /// Body of `PATCH /instruments/{symbol}`: only the fields given change.
@@ -139,6 +144,22 @@ pub struct InstrumentPatch {
     pub exchange: Option<String>,
     pub provider: Option<String>,
     pub provider_symbol: Option<String>,
+    /// `YYYY-MM-DD`, or an empty string to clear it.
+    pub listing_date: Option<String>,
+}
+
+/// A listing date field: `None` when absent or blank.
+fn listing_date(c: &mut Checker, raw: Option<&str>) -> Option<Option<jiff::civil::Date>> {
+    match raw.map(str::trim) {
+        None | Some("") => Some(None),
+        Some(v) => c
+            .check(
+                "listing_date",
+                v.parse::<jiff::civil::Date>()
+                    .map_err(|_| format!("{v:?} is not a date like 2020-11-13")),
+            )
+            .map(Some),
+    }
 }
 
 fn default_provider(kind: InstrumentKind) -> &'static str {
@@ -162,11 +183,14 @@ impl InstrumentIn {
                 .unwrap_or_else(|| default_provider(k).to_owned());
             c.check("provider", ProviderName::parse(&name))
         });
-        let instrument = match (symbol, kind, currency, provider) {
-            (Some(s), Some(k), Some(cur), Some(p)) => c.check(
-                "name",
-                Instrument::new(s, self.name, k, cur, self.exchange, p, self.provider_symbol),
-            ),
+        let listed = listing_date(&mut c, self.listing_date.as_deref());
+        let instrument = match (symbol, kind, currency, provider, listed) {
+            (Some(s), Some(k), Some(cur), Some(p), Some(listed)) => c
+                .check(
+                    "name",
+                    Instrument::new(s, self.name, k, cur, self.exchange, p, self.provider_symbol),
+                )
+                .map(|i| i.with_listing_date(listed)),
             _ => None,
         };
         c.finish(instrument)
@@ -188,19 +212,25 @@ impl InstrumentPatch {
             Some(v) => c.check("provider", ProviderName::parse(v)),
             None => Some(current.provider.clone()),
         };
-        let instrument = match (kind, currency, provider) {
-            (Some(k), Some(cur), Some(p)) => c.check(
-                "name",
-                Instrument::new(
-                    current.symbol.clone(),
-                    self.name.unwrap_or(current.name),
-                    k,
-                    cur,
-                    self.exchange.or(current.exchange),
-                    p,
-                    self.provider_symbol.or(current.provider_symbol),
-                ),
-            ),
+        let listed = match &self.listing_date {
+            Some(raw) => listing_date(&mut c, Some(raw)),
+            None => Some(current.listing_date),
+        };
+        let instrument = match (kind, currency, provider, listed) {
+            (Some(k), Some(cur), Some(p), Some(listed)) => c
+                .check(
+                    "name",
+                    Instrument::new(
+                        current.symbol.clone(),
+                        self.name.unwrap_or(current.name),
+                        k,
+                        cur,
+                        self.exchange.or(current.exchange),
+                        p,
+                        self.provider_symbol.or(current.provider_symbol),
+                    ),
+                )
+                .map(|i| i.with_listing_date(listed)),
             _ => None,
         };
         c.finish(instrument)

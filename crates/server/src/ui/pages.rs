@@ -265,6 +265,7 @@ pub struct InstrumentFormView {
     exchange: String,
     provider: String,
     provider_symbol: String,
+    listing_date: String,
     errors: HashMap<String, String>,
     providers: Vec<&'static str>,
     suggestions: Vec<(&'static str, String)>,
@@ -288,6 +289,7 @@ impl InstrumentFormView {
             exchange: values.exchange,
             provider: values.provider,
             provider_symbol: values.provider_symbol,
+            listing_date: values.listing_date,
             errors,
             providers: PROVIDERS.to_vec(),
             suggestions: InstrumentKind::ALL
@@ -318,6 +320,8 @@ pub struct InstrumentFormFields {
     provider: String,
     #[serde(default)]
     provider_symbol: String,
+    #[serde(default)]
+    listing_date: String,
 }
 
 impl InstrumentFormFields {
@@ -330,6 +334,7 @@ impl InstrumentFormFields {
             exchange: i.exchange.clone().unwrap_or_default(),
             provider: i.provider.to_string(),
             provider_symbol: i.provider_symbol.clone().unwrap_or_default(),
+            listing_date: i.listing_date.map(|d| d.to_string()).unwrap_or_default(),
         }
     }
 
@@ -343,6 +348,7 @@ impl InstrumentFormFields {
             exchange: opt(&self.exchange),
             provider: opt(&self.provider),
             provider_symbol: opt(&self.provider_symbol),
+            listing_date: opt(&self.listing_date),
         }
     }
 }

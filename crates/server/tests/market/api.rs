@@ -226,3 +226,51 @@ pub async fn implausible_ingested_bars_are_quarantined_then_released_or_dropped(
     let page = json(app.get("/api/v1/quarantine").await).await;
     assert_eq!(page["total"], 0);
 }
+
+pub async fn bars_before_the_listing_date_are_quarantined(m: MarketApp) {
+    let app = &m.app;
+    let r = app
+        .post_json(
+            "/api/v1/instruments",
+            &json!({"symbol": "ABNB", "name": "Airbnb", "kind": "stock", "currency": "USD",
+                    "exchange": "NASDAQ", "listing_date": "2020-12-10"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(json(r).await["listing_date"], "2020-12-10");
+    let bars = json!([
+        {"time": "2020-12-09", "open": 140, "high": 150, "low": 139, "close": 144, "volume": 1},
+        {"time": "2020-12-10", "open": 146, "high": 165, "low": 141, "close": 144.71, "volume": 1},
+        {"time": "2020-12-11", "open": 146, "high": 151, "low": 135, "close": 139.25, "volume": 1}
+    ]);
+    let report = json(
+        app.post_json("/api/v1/instruments/ABNB/bars?interval=1d", &bars)
+            .await,
+    )
+    .await;
+    assert_eq!(report["inserted"], 2, "{report}");
+    assert_eq!(report["quarantined"], 1, "{report}");
+    assert_eq!(report["quarantined_rows"][0]["index"], 0);
+    assert_eq!(
+        report["quarantined_rows"][0]["reason_code"],
+        "before_listing"
+    );
+
+    // A bad date names the field; an empty one clears it.
+    let r = app
+        .request(Method::PATCH, "/api/v1/instruments/ABNB")
+        .json(&json!({"listing_date": "10.12.2020"}))
+        .send()
+        .await
+        .unwrap();
+    let body = problem(r, 422).await;
+    assert!(body.to_string().contains("listing_date"), "{body}");
+    let r = app
+        .request(Method::PATCH, "/api/v1/instruments/ABNB")
+        .json(&json!({"listing_date": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(json(r).await["listing_date"].is_null());
+}

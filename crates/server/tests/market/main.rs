@@ -68,4 +68,5 @@ on_both_backends!(
 http_on_both_backends!(
     refresh_now_fetches_and_status_reports_it,
     implausible_ingested_bars_are_quarantined_then_released_or_dropped,
+    bars_before_the_listing_date_are_quarantined,
 );

@@ -6,7 +6,8 @@ use pricetrack_app::ports::{DeleteOutcome, InstrumentQuery, Page, StoreError, St
 use pricetrack_domain::{Instrument, Symbol};
 use tokio_postgres::{Row, types::ToSql};
 
-const COLUMNS: &str = "symbol, name, kind, currency, exchange, provider, provider_symbol";
+const COLUMNS: &str =
+    "symbol, name, kind, currency, exchange, provider, provider_symbol, listing_date";
 
 fn decode(row: &Row) -> StoreResult<Instrument> {
     InstrumentRow {
@@ -17,6 +18,7 @@ fn decode(row: &Row) -> StoreResult<Instrument> {
         exchange: get(row, 4, "instruments.exchange")?,
         provider: get(row, 5, "instruments.provider")?,
         provider_symbol: get(row, 6, "instruments.provider_symbol")?,
+        listing_date: get(row, 7, "instruments.listing_date")?,
     }
     .into_instrument()
 }
@@ -27,8 +29,9 @@ impl PgStore {
         let stmt = client
             .prepare_cached(
                 "INSERT INTO instruments
-                     (symbol, name, kind, currency, exchange, provider, provider_symbol, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                     (symbol, name, kind, currency, exchange, provider, provider_symbol, created_at,
+                      listing_date)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .await
             .map_err(db("creating an instrument"))?;
@@ -44,6 +47,7 @@ impl PgStore {
                     &i.provider.as_str(),
                     &i.provider_symbol,
                     &truncate_to_micros(jiff::Timestamp::now()),
+                    &i.listing_date,
                 ],
             )
             .await
@@ -63,7 +67,7 @@ impl PgStore {
             .prepare_cached(
                 "UPDATE instruments
                  SET name = $2, kind = $3, currency = $4, exchange = $5, provider = $6,
-                     provider_symbol = $7
+                     provider_symbol = $7, listing_date = $8
                  WHERE symbol = $1",
             )
             .await
@@ -79,6 +83,7 @@ impl PgStore {
                     &i.exchange,
                     &i.provider.as_str(),
                     &i.provider_symbol,
+                    &i.listing_date,
                 ],
             )
             .await

@@ -6,7 +6,8 @@ use pricetrack_app::ports::{DeleteOutcome, InstrumentQuery, Page, StoreError, St
 use pricetrack_domain::{Instrument, Symbol};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params, types::Value};
 
-const COLUMNS: &str = "symbol, name, kind, currency, exchange, provider, provider_symbol";
+const COLUMNS: &str =
+    "symbol, name, kind, currency, exchange, provider, provider_symbol, listing_date";
 
 fn decode(row: &Row<'_>) -> StoreResult<Instrument> {
     InstrumentRow {
@@ -17,6 +18,12 @@ fn decode(row: &Row<'_>) -> StoreResult<Instrument> {
         exchange: get(row, 4, "instruments.exchange")?,
         provider: get(row, 5, "instruments.provider")?,
         provider_symbol: get(row, 6, "instruments.provider_symbol")?,
+        listing_date: get::<Option<String>>(row, 7, "instruments.listing_date")?
+            .map(|d| {
+                d.parse()
+                    .map_err(|e| crate::codec::corrupt("instruments.listing_date", e))
+            })
+            .transpose()?,
     }
     .into_instrument()
 }
@@ -24,8 +31,9 @@ fn decode(row: &Row<'_>) -> StoreResult<Instrument> {
 pub(super) fn create(conn: &Connection, i: &Instrument) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO instruments
-             (symbol, name, kind, currency, exchange, provider, provider_symbol, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             (symbol, name, kind, currency, exchange, provider, provider_symbol, created_at,
+              listing_date)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -37,6 +45,7 @@ pub(super) fn create(conn: &Connection, i: &Instrument) -> StoreResult<()> {
             i.provider.as_str(),
             i.provider_symbol,
             micros(jiff::Timestamp::now()),
+            i.listing_date.map(|d| d.to_string()),
         ])
     })
     .map_err(|e| {
@@ -54,7 +63,7 @@ pub(super) fn update(conn: &Connection, i: &Instrument) -> StoreResult<bool> {
         .prepare_cached(
             "UPDATE instruments
              SET name = ?2, kind = ?3, currency = ?4, exchange = ?5, provider = ?6,
-                 provider_symbol = ?7
+                 provider_symbol = ?7, listing_date = ?8
              WHERE symbol = ?1",
         )
         .and_then(|mut stmt| {
@@ -66,6 +75,7 @@ pub(super) fn update(conn: &Connection, i: &Instrument) -> StoreResult<bool> {
                 i.exchange,
                 i.provider.as_str(),
                 i.provider_symbol,
+                i.listing_date.map(|d| d.to_string()),
             ])
         })
         .map_err(db("updating an instrument"))?;

@@ -212,6 +212,21 @@ pub async fn updating_an_instrument_changes_its_fields_and_reports_missing_ones(
     changed.currency = Currency::EUR;
     changed.exchange = None;
     changed.provider_symbol = Some("AAPL.US".to_owned());
+    changed.listing_date = Some(jiff::civil::date(1980, 12, 12));
+    assert!(store.update_instrument(&changed).await.unwrap());
+    assert_eq!(
+        store.get_instrument(&changed.symbol).await.unwrap(),
+        Some(changed.clone())
+    );
+    // The listing date round-trips through creation and the job claims too.
+    let listed = instrument("ABNB", "Airbnb", InstrumentKind::Stock)
+        .with_listing_date(Some(jiff::civil::date(2020, 12, 10)));
+    store.create_instrument(&listed).await.unwrap();
+    assert_eq!(
+        store.get_instrument(&listed.symbol).await.unwrap(),
+        Some(listed)
+    );
+    changed.listing_date = None;
     assert!(store.update_instrument(&changed).await.unwrap());
     assert_eq!(
         store.get_instrument(&changed.symbol).await.unwrap(),
