@@ -31,6 +31,8 @@ pub struct AppContext {
     /// Prepared portfolios and cached figures, invalidated by ledger versions
     /// and stored bars (see `portfolio_analytics`).
     pub analytics: Arc<crate::portfolio_analytics::AnalyticsCache>,
+    /// Listing dates for the validator, cached briefly.
+    pub listing_dates: Arc<crate::listing_dates::ListingDates>,
 }
 
 impl AppContext {
@@ -45,6 +47,7 @@ impl AppContext {
             clock,
             bar_events,
             analytics,
+            listing_dates: Arc::default(),
             prices: None,
             bar_validator: BarValidator::default(),
             refresh_policy: Arc::new(RefreshPolicy::default()),

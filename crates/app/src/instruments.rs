@@ -19,7 +19,10 @@ pub async fn create_instrument(
     instrument: Instrument,
 ) -> AppResult<Instrument> {
     require_admin(actor)?;
-    match ctx.store.create_instrument(&instrument).await {
+    let created = ctx.store.create_instrument(&instrument).await;
+    // After the write: a lookup racing it cannot cache the old state.
+    ctx.listing_dates.forget(&instrument.symbol);
+    match created {
         Ok(()) => Ok(instrument),
         Err(StoreError::Conflict(_)) => Err(AppError::Conflict(format!(
             "instrument {} already exists",
@@ -35,7 +38,9 @@ pub async fn update_instrument(
     instrument: Instrument,
 ) -> AppResult<Instrument> {
     require_admin(actor)?;
-    if ctx.store.update_instrument(&instrument).await? {
+    let updated = ctx.store.update_instrument(&instrument).await;
+    ctx.listing_dates.forget(&instrument.symbol);
+    if updated? {
         Ok(instrument)
     } else {
         Err(AppError::not_found(format!(
@@ -62,7 +67,9 @@ pub async fn list_instruments(
 /// Deletes an instrument with its bars; refused while transactions reference it.
 pub async fn delete_instrument(ctx: &AppContext, actor: &User, symbol: &Symbol) -> AppResult<()> {
     require_admin(actor)?;
-    match ctx.store.delete_instrument(symbol).await? {
+    let deleted = ctx.store.delete_instrument(symbol).await;
+    ctx.listing_dates.forget(symbol);
+    match deleted? {
         DeleteOutcome::Deleted => Ok(()),
         DeleteOutcome::NotFound => Err(AppError::not_found(format!("instrument {symbol}"))),
         DeleteOutcome::Referenced { transactions } => Err(AppError::InstrumentInUse {

@@ -10,6 +10,7 @@ pub mod error;
 pub mod exports;
 pub mod imports;
 pub mod instruments;
+pub mod listing_dates;
 pub mod market;
 pub mod market_data;
 pub mod portfolio_analytics;

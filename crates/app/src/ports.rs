@@ -345,7 +345,8 @@ pub trait UserStore: Send + Sync {
         hash_hex: &str,
         now: Timestamp,
     ) -> StoreResult<TokenRecord>;
-    /// Finds the user owning the token with this hash and records its use.
+    /// Finds the user owning the token with this hash and records its use
+    /// (to the minute: a use within a minute of the recorded one writes nothing).
     async fn user_by_token_hash(&self, hash_hex: &str, now: Timestamp)
     -> StoreResult<Option<User>>;
     async fn list_tokens(&self, user: UserId) -> StoreResult<Vec<TokenRecord>>;

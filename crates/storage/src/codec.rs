@@ -53,6 +53,15 @@ pub(crate) fn parse_decimal_text(column: &str, raw: &str) -> StoreResult<Decimal
     Decimal::from_str_exact(raw).map_err(|e| corrupt(column, format!("{raw:?}: {e}")))
 }
 
+/// How precisely a token's last use is recorded: authenticating with a token
+/// writes at most once per this span, so reads do not become writes.
+pub(crate) const TOKEN_USE_RESOLUTION: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
+
+/// Whether a token last used at `last_used` should record a use at `now`.
+pub(crate) fn token_use_is_stale(last_used: Option<Timestamp>, now: Timestamp) -> bool {
+    last_used.is_none_or(|t| now.duration_since(t) >= TOKEN_USE_RESOLUTION)
+}
+
 /// The stored columns of an instrument, as text.
 pub(crate) struct InstrumentRow {
     pub symbol: String,

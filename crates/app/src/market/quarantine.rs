@@ -94,10 +94,9 @@ pub async fn screen<T>(ctx: &AppContext, items: Vec<(T, Bar)>) -> AppResult<Scre
 /// The start of the instrument's first trading day, when known.
 async fn listed_since(ctx: &AppContext, symbol: &Symbol) -> AppResult<Option<jiff::Timestamp>> {
     Ok(ctx
-        .store
-        .get_instrument(symbol)
+        .listing_dates
+        .get(ctx, symbol)
         .await?
-        .and_then(|i| i.listing_date)
         .map(pricetrack_domain::date_key))
 }
 

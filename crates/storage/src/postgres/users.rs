@@ -163,15 +163,28 @@ impl PgStore {
         let client = self.client().await?;
         let row = client
             .query_opt(
-                "WITH used AS (
-                     UPDATE api_tokens SET last_used_at = $2 WHERE hash = $1 RETURNING user_id
-                 )
-                 SELECT u.id, u.name, u.role, u.created_at FROM users u JOIN used ON used.user_id = u.id",
-                &[&hash_hex, &truncate_to_micros(now)],
+                "SELECT u.id, u.name, u.role, u.created_at, t.last_used_at
+                 FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = $1",
+                &[&hash_hex],
             )
             .await
             .map_err(db("looking up a token"))?;
-        row.as_ref().map(decode_user).transpose()
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let user = decode_user(&row)?;
+        let last_used: Option<Timestamp> = get(&row, 4, "api_tokens.last_used_at")?;
+        // Recorded at most once per TOKEN_USE_RESOLUTION: reads stay reads.
+        if crate::codec::token_use_is_stale(last_used, now) {
+            client
+                .execute(
+                    "UPDATE api_tokens SET last_used_at = $2 WHERE hash = $1",
+                    &[&hash_hex, &truncate_to_micros(now)],
+                )
+                .await
+                .map_err(db("recording a token's use"))?;
+        }
+        Ok(Some(user))
     }
 
     pub(super) async fn pg_list_tokens(&self, user: UserId) -> StoreResult<Vec<TokenRecord>> {

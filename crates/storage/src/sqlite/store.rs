@@ -260,8 +260,17 @@ impl UserStore for SqliteStore {
         now: Timestamp,
     ) -> StoreResult<Option<User>> {
         let hash = hash_hex.to_owned();
-        self.write(move |c| users::user_by_token_hash(c, &hash, now))
-            .await
+        let Some((user, last_used)) = self.read(move |c| users::token_user(c, &hash)).await? else {
+            return Ok(None);
+        };
+        // A read-only request must not queue behind the single writer: the last
+        // use is recorded at most once per TOKEN_USE_RESOLUTION.
+        if crate::codec::token_use_is_stale(last_used, now) {
+            let hash = hash_hex.to_owned();
+            self.write(move |c| users::record_token_use(c, &hash, now))
+                .await?;
+        }
+        Ok(Some(user))
     }
 
     async fn list_tokens(&self, user: UserId) -> StoreResult<Vec<TokenRecord>> {

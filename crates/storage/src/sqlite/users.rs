@@ -151,22 +151,39 @@ pub(super) fn create_token(
     })
 }
 
-pub(super) fn user_by_token_hash(
+/// The token's user and when the token was last used (read only).
+pub(super) fn token_user(
     conn: &Connection,
     hash_hex: &str,
-    now: Timestamp,
-) -> StoreResult<Option<User>> {
-    let user_id: Option<i64> = conn
-        .prepare_cached("UPDATE api_tokens SET last_used_at = ?2 WHERE hash = ?1 RETURNING user_id")
+) -> StoreResult<Option<(User, Option<Timestamp>)>> {
+    let found: Option<(i64, Option<i64>)> = conn
+        .prepare_cached("SELECT user_id, last_used_at FROM api_tokens WHERE hash = ?1")
         .and_then(|mut stmt| {
-            stmt.query_row(params![hash_hex, micros(now)], |row| row.get(0))
+            stmt.query_row([hash_hex], |row| Ok((row.get(0)?, row.get(1)?)))
                 .optional()
         })
         .map_err(db("looking up a token"))?;
-    match user_id {
-        Some(id) => Ok(users_where(conn, "WHERE id = ?1", [id])?.into_iter().next()),
-        None => Ok(None),
-    }
+    let Some((id, last_used)) = found else {
+        return Ok(None);
+    };
+    let last_used = last_used
+        .map(|v| from_micros("api_tokens.last_used_at", v))
+        .transpose()?;
+    Ok(users_where(conn, "WHERE id = ?1", [id])?
+        .into_iter()
+        .next()
+        .map(|u| (u, last_used)))
+}
+
+pub(super) fn record_token_use(
+    conn: &Connection,
+    hash_hex: &str,
+    now: Timestamp,
+) -> StoreResult<()> {
+    conn.prepare_cached("UPDATE api_tokens SET last_used_at = ?2 WHERE hash = ?1")
+        .and_then(|mut stmt| stmt.execute(params![hash_hex, micros(now)]))
+        .map_err(db("recording a token's use"))?;
+    Ok(())
 }
 
 pub(super) fn list_tokens(conn: &Connection, user: UserId) -> StoreResult<Vec<TokenRecord>> {

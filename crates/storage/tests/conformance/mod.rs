@@ -1304,6 +1304,33 @@ pub async fn a_token_finds_its_user_and_records_its_last_use(store: S) {
     );
     let listed = store.list_tokens(ann.id).await.unwrap();
     assert_eq!(listed[0].last_used_at, Some(used));
+    // Uses are recorded to the minute: one 30 s later writes nothing, one
+    // after the minute moves the record.
+    let soon = ts("2024-02-03T04:05:36Z");
+    assert!(
+        store
+            .user_by_token_hash(&hash, soon)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        store.list_tokens(ann.id).await.unwrap()[0].last_used_at,
+        Some(used)
+    );
+    let later = ts("2024-02-03T04:06:07Z");
+    assert!(
+        store
+            .user_by_token_hash(&hash, later)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        store.list_tokens(ann.id).await.unwrap()[0].last_used_at,
+        Some(later)
+    );
+    let listed = store.list_tokens(ann.id).await.unwrap();
     assert_eq!(listed[0].prefix, "pt_abcd");
     assert_eq!(listed[0].label, "laptop");
     assert_eq!(
