@@ -200,6 +200,7 @@ pub async fn store_bars(ctx: &AppContext, bars: &[Bar]) -> AppResult<UpsertCount
         return Ok(UpsertCounts::default());
     }
     let counts = ctx.store.upsert_bars(bars).await?;
+    ctx.newest_closes.record(bars);
     announce(ctx, bars);
     Ok(counts)
 }

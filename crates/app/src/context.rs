@@ -33,6 +33,8 @@ pub struct AppContext {
     pub analytics: Arc<crate::portfolio_analytics::AnalyticsCache>,
     /// Listing dates for the validator, cached briefly.
     pub listing_dates: Arc<crate::listing_dates::ListingDates>,
+    /// The newest close stored per series, for the validator's jump check.
+    pub newest_closes: Arc<crate::newest_closes::NewestCloses>,
 }
 
 impl AppContext {
@@ -48,6 +50,7 @@ impl AppContext {
             bar_events,
             analytics,
             listing_dates: Arc::default(),
+            newest_closes: Arc::default(),
             prices: None,
             bar_validator: BarValidator::default(),
             refresh_policy: Arc::new(RefreshPolicy::default()),

@@ -69,6 +69,7 @@ pub async fn delete_instrument(ctx: &AppContext, actor: &User, symbol: &Symbol) 
     require_admin(actor)?;
     let deleted = ctx.store.delete_instrument(symbol).await;
     ctx.listing_dates.forget(symbol);
+    ctx.newest_closes.forget(symbol);
     match deleted? {
         DeleteOutcome::Deleted => Ok(()),
         DeleteOutcome::NotFound => Err(AppError::not_found(format!("instrument {symbol}"))),

@@ -13,6 +13,7 @@ pub mod instruments;
 pub mod listing_dates;
 pub mod market;
 pub mod market_data;
+pub mod newest_closes;
 pub mod portfolio_analytics;
 pub mod portfolios;
 pub mod ports;

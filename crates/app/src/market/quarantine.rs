@@ -38,6 +38,9 @@ async fn stored_close_before(
     interval: Interval,
     before: Timestamp,
 ) -> AppResult<Option<f64>> {
+    if let Some(close) = ctx.newest_closes.before(symbol, interval, before) {
+        return Ok(Some(close));
+    }
     let to = before
         .checked_sub(SignedDuration::from_secs(1))
         .unwrap_or(before);
