@@ -24,7 +24,8 @@ async fn migrations_apply_once(db: &testing::TestDatabase) {
             "0001_initial",
             "0002_ui",
             "0003_market_data",
-            "0004_portfolio_settings"
+            "0004_portfolio_settings",
+            "0005_listing_date"
         ]
     );
     assert!(migrate(&db.target).await.unwrap().is_empty());
