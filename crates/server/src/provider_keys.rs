@@ -6,15 +6,16 @@
 
 use async_trait::async_trait;
 use jiff::Timestamp;
+use pricetrack_app::settings::KEYED_PROVIDERS;
 use pricetrack_app::{
     market_data::{FetchError, FetchedBars, HistoryReach, PriceSource, Quote},
     ports::Store,
 };
 use pricetrack_domain::{Instrument, Interval};
-use pricetrack_providers::{ConfigError, ProvidersConfig, Registry};
+use pricetrack_providers::{ConfigError, ProviderSettings, ProvidersConfig, Registry};
 use std::{
     collections::BTreeMap,
-    sync::{Arc, RwLock},
+    sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard},
     time::{Duration, Instant},
 };
 
@@ -40,15 +41,26 @@ pub struct KeyedRegistry {
     reloading: tokio::sync::Mutex<()>,
 }
 
+/// The settings of a provider that takes a key (`None` for the others).
+fn keyed_settings<'c>(
+    config: &'c mut ProvidersConfig,
+    provider: &str,
+) -> Option<&'c mut ProviderSettings> {
+    match provider {
+        "alphavantage" => Some(&mut config.alphavantage),
+        "coingecko" => Some(&mut config.coingecko),
+        "binance" => Some(&mut config.binance),
+        _ => None,
+    }
+}
+
 /// The configuration with stored keys filling in where the environment has none.
 fn with_stored_keys(env: &ProvidersConfig, keys: &Keys) -> ProvidersConfig {
     let mut config = env.clone();
-    for (name, settings) in [
-        ("alphavantage", &mut config.alphavantage),
-        ("coingecko", &mut config.coingecko),
-        ("binance", &mut config.binance),
-    ] {
-        if settings.api_key.is_none() {
+    for name in KEYED_PROVIDERS {
+        if let Some(settings) = keyed_settings(&mut config, name)
+            && settings.api_key.is_none()
+        {
             settings.api_key = keys.get(name).cloned();
         }
     }
@@ -72,19 +84,24 @@ impl KeyedRegistry {
         })
     }
 
+    // A panic while the lock was held cannot leave `Current` half-updated
+    // (each write is a plain assignment), so a poisoned lock is used as is.
+    fn read(&self) -> RwLockReadGuard<'_, Current> {
+        self.current.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Current> {
+        self.current.write().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn snapshot(&self) -> Arc<Registry> {
-        match self.current.read() {
-            Ok(c) => Arc::clone(&c.registry),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner().registry),
-        }
+        Arc::clone(&self.read().registry)
     }
 
     fn due_for_check(&self) -> bool {
-        let c = match self.current.read() {
-            Ok(c) => c,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        c.checked.is_none_or(|t| t.elapsed() >= KEY_CHECK_INTERVAL)
+        self.read()
+            .checked
+            .is_none_or(|t| t.elapsed() >= KEY_CHECK_INTERVAL)
     }
 
     /// The registry to use now, rebuilt first if the stored keys changed.
@@ -114,10 +131,7 @@ impl KeyedRegistry {
             .map(|k| (k.provider, k.key))
             .collect();
         let changed = {
-            let mut c = match self.current.write() {
-                Ok(c) => c,
-                Err(poisoned) => poisoned.into_inner(),
-            };
+            let mut c = self.write();
             c.checked = Some(Instant::now());
             c.keys != stored
         };
@@ -127,10 +141,7 @@ impl KeyedRegistry {
         let registry = Arc::new(Registry::from_config(with_stored_keys(&self.env, &stored))?);
         let providers: Vec<&str> = stored.keys().map(String::as_str).collect();
         tracing::info!(?providers, "provider keys changed; registry rebuilt");
-        let mut c = match self.current.write() {
-            Ok(c) => c,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut c = self.write();
         c.registry = registry;
         c.keys = stored;
         Ok(true)
@@ -138,17 +149,8 @@ impl KeyedRegistry {
 
     /// The API key a provider would use now (for tests and diagnostics).
     pub fn key_in_use(&self, provider: &str) -> Option<String> {
-        let c = match self.current.read() {
-            Ok(c) => c,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        let config = with_stored_keys(&self.env, &c.keys);
-        match provider {
-            "alphavantage" => config.alphavantage.api_key,
-            "coingecko" => config.coingecko.api_key,
-            "binance" => config.binance.api_key,
-            _ => None,
-        }
+        let mut config = with_stored_keys(&self.env, &self.read().keys);
+        keyed_settings(&mut config, provider).and_then(|s| s.api_key.take())
     }
 }
 
