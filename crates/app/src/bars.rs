@@ -282,8 +282,13 @@ pub async fn bars(
     interval: Interval,
     range: BarRange,
 ) -> AppResult<Vec<Bar>> {
-    require_instrument(ctx, symbol).await?;
-    Ok(ctx.store.bars(symbol, interval, range).await?)
+    let found = ctx.store.bars(symbol, interval, range).await?;
+    // An unknown symbol reads as no bars; only then is the instrument looked
+    // up, so the common read is one store call, not two.
+    if found.is_empty() {
+        require_instrument(ctx, symbol).await?;
+    }
+    Ok(found)
 }
 
 async fn require_instrument(

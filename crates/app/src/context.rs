@@ -35,6 +35,8 @@ pub struct AppContext {
     pub listing_dates: Arc<crate::listing_dates::ListingDates>,
     /// The newest close stored per series, for the validator's jump check.
     pub newest_closes: Arc<crate::newest_closes::NewestCloses>,
+    /// Instruments held per portfolio, for what counts as watched.
+    pub open_positions: Arc<crate::market::watched::OpenPositions>,
 }
 
 impl AppContext {
@@ -51,6 +53,7 @@ impl AppContext {
             analytics,
             listing_dates: Arc::default(),
             newest_closes: Arc::default(),
+            open_positions: Arc::default(),
             prices: None,
             bar_validator: BarValidator::default(),
             refresh_policy: Arc::new(RefreshPolicy::default()),

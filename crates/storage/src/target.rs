@@ -32,12 +32,16 @@ impl DatabaseTarget {
         };
         let lower = url.to_ascii_lowercase();
         if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
-            // Let the driver validate the rest now, so a typo fails at start with a clear message.
-            url.parse::<tokio_postgres::Config>()
-                .map_err(|e| ConnectError::InvalidUrl {
-                    url: redact_url(url),
-                    reason: e.to_string(),
-                })?;
+            // Validate now, so a typo fails at start with a clear message: the TLS
+            // options here, the rest by the driver.
+            let invalid = |reason: String| ConnectError::InvalidUrl {
+                url: redact_url(url),
+                reason,
+            };
+            let (driver_url, _) = crate::postgres::tls::split_url(url).map_err(invalid)?;
+            driver_url
+                .parse::<tokio_postgres::Config>()
+                .map_err(|e| invalid(e.to_string()))?;
             return Ok(Self::Postgres(url.to_owned()));
         }
         if lower.starts_with("sqlite:") {

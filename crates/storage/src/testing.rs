@@ -126,7 +126,13 @@ pub async fn fresh_postgres() -> Option<TestDatabase> {
 }
 
 async fn admin_client(url: &str) -> Result<tokio_postgres::Client, String> {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+    use crate::postgres::tls;
+    // The server may want TLS: the admin URL takes the same sslmode options.
+    let (driver_url, options) = tls::split_url(url)?;
+    let mut config: tokio_postgres::Config = driver_url.parse().map_err(|e| error_chain(&e))?;
+    config.ssl_mode(options.mode.driver_mode());
+    let (client, connection) = config
+        .connect(tls::connector(&options)?)
         .await
         .map_err(|e| error_chain(&e))?;
     tokio::spawn(async move {

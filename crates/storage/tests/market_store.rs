@@ -5,11 +5,10 @@
 #[allow(unused_imports)]
 mod conformance;
 
-use conformance::{S, add_instrument, portfolio, sym, ts, tx, user};
+use conformance::{S, add_instrument, sym, ts, user};
 use jiff::{SignedDuration, Timestamp};
 use pricetrack_app::ports::*;
-use pricetrack_domain::{Interval, Ohlcv, Price, Quantity, TransactionKind};
-use rust_decimal_macros::dec;
+use pricetrack_domain::{Interval, Ohlcv};
 use std::collections::BTreeSet;
 
 macro_rules! market_store_tests {
@@ -45,7 +44,7 @@ market_store_tests!(
     only_the_claimer_saves_backfill_progress_or_finishes,
     claiming_one_job_respects_another_workers_lease,
     concurrent_claims_never_hand_out_a_job_twice,
-    watched_symbols_are_on_watchlists_or_in_transactions,
+    watchlisted_symbols_are_those_on_any_watchlist,
     quarantine_round_trips_newest_first_filtered_and_paged,
     the_same_bad_bar_from_the_same_source_replaces_its_entry,
     quarantining_for_an_unknown_symbol_writes_nothing,
@@ -406,34 +405,30 @@ pub async fn concurrent_claims_never_hand_out_a_job_twice(store: S) {
     assert_eq!(distinct.len(), 40);
 }
 
-pub async fn watched_symbols_are_on_watchlists_or_in_transactions(store: S) {
+pub async fn watchlisted_symbols_are_those_on_any_watchlist(store: S) {
     for s in ["AAPL", "BTC-USD", "MSFT", "ZZZ"] {
         add_instrument(&store, s).await;
     }
     let alice = user(&store, "alice").await;
-    let list = store
+    let bob = user(&store, "bob").await;
+    let tech = store
         .create_watchlist(alice.id, "tech", at("2024-01-01T00:00:00Z"))
         .await
         .unwrap();
     store
-        .set_watchlist_items(alice.id, list.id, &[sym("MSFT"), sym("AAPL")])
+        .set_watchlist_items(alice.id, tech.id, &[sym("MSFT"), sym("AAPL")])
         .await
         .unwrap();
-    let p = portfolio(&store, alice.id, "main").await;
-    let buy = tx(
-        "2024-01-03T00:00:00Z",
-        TransactionKind::Buy {
-            symbol: sym("BTC-USD"),
-            quantity: Quantity::new(dec!(0.5)).unwrap(),
-            price: Price::new(dec!(40000)).unwrap(),
-            fee: pricetrack_domain::Amount::ZERO,
-        },
-    );
-    let _ = store
-        .apply_ledger_change(p.id, LedgerChange::Insert(vec![buy]), &|_| Ok(()))
-        .await;
+    let coins = store
+        .create_watchlist(bob.id, "coins", at("2024-01-01T00:00:00Z"))
+        .await
+        .unwrap();
+    store
+        .set_watchlist_items(bob.id, coins.id, &[sym("BTC-USD"), sym("AAPL")])
+        .await
+        .unwrap();
     let watched: Vec<String> = store
-        .watched_symbols()
+        .watchlisted_symbols()
         .await
         .unwrap()
         .iter()

@@ -12,6 +12,7 @@ pub mod ports;
 pub mod quarantine;
 pub mod refresh;
 pub mod status;
+pub mod watched;
 
 pub use backfill::{BackfillObserver, backfill};
 pub use policy::RefreshPolicy;

@@ -151,8 +151,9 @@ pub trait JobStore: Send + Sync {
     ) -> StoreResult<bool>;
     /// Jobs of one instrument (or all), ordered by symbol and interval.
     async fn list_fetch_jobs(&self, symbol: Option<&Symbol>) -> StoreResult<Vec<FetchJob>>;
-    /// Instruments someone watches: on any watchlist or in any portfolio's transactions.
-    async fn watched_symbols(&self) -> StoreResult<Vec<Symbol>>;
+    /// Instruments on anyone's watchlist, ordered by symbol. (Held positions
+    /// make an instrument watched too: `market::watched` adds those.)
+    async fn watchlisted_symbols(&self) -> StoreResult<Vec<Symbol>>;
 }
 
 /// A bar (or raw provider record) held back for a human to look at.

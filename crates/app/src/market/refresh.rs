@@ -23,7 +23,7 @@ use crate::ports::{
 use jiff::{SignedDuration, Timestamp};
 use pricetrack_domain::{Instrument, Interval, Symbol};
 use serde::Serialize;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// What one run of one job did.
@@ -141,7 +141,7 @@ fn add(t: Timestamp, d: SignedDuration) -> Timestamp {
 /// every instrument not priced by hand, its intraday intervals for watched ones.
 async fn wanted_jobs(ctx: &AppContext) -> AppResult<BTreeSet<JobKey>> {
     let policy = &ctx.refresh_policy;
-    let watched: HashSet<Symbol> = ctx.store.watched_symbols().await?.into_iter().collect();
+    let watched = super::watched::watched_symbols(ctx).await?;
     let mut wanted = BTreeSet::new();
     let mut offset = 0;
     loop {
@@ -565,12 +565,7 @@ pub async fn refresh_now(ctx: &AppContext, symbol: &Symbol) -> AppResult<Refresh
     };
     let policy = ctx.refresh_policy.clone();
     let now = ctx.clock.now();
-    let watched = ctx
-        .store
-        .watched_symbols()
-        .await?
-        .iter()
-        .any(|s| s == symbol);
+    let watched = super::watched::watched_symbols(ctx).await?.contains(symbol);
     let mut keys: Vec<JobKey> = policy
         .daily_intervals
         .iter()

@@ -11,6 +11,7 @@ use axum::{
     Json,
     extract::{Path, State},
     http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
 };
 use bytes::Bytes;
 use pricetrack_app::{
@@ -69,7 +70,7 @@ pub async fn list(
     _user: AuthUser,
     Path(symbol): Path<String>,
     ApiQuery(p): ApiQuery<BarsParams>,
-) -> ApiResult<Json<BarSeries>> {
+) -> ApiResult<Response> {
     let symbol = parse_symbol(&symbol)?;
     let interval = parse_interval(p.interval.as_deref().unwrap_or("1d"))?;
     let limit = match p.limit {
@@ -89,11 +90,8 @@ pub async fn list(
         limit: Some(limit),
     };
     let found = bars::bars(&state.ctx, &symbol, interval, range).await?;
-    Ok(Json(BarSeries {
-        symbol: symbol.to_string(),
-        interval: interval.to_string(),
-        bars: found.iter().map(BarOut::from).collect(),
-    }))
+    let body = super::bar_json::series(&symbol, interval, &found);
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

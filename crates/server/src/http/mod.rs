@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod analytics;
+mod bar_json;
 pub mod bars;
 pub mod dto;
 pub mod extract;

@@ -63,6 +63,7 @@ on_both_backends!(
     a_100x_jump_is_quarantined_then_released_or_dropped,
     a_faulty_provider_cannot_corrupt_the_store,
     manual_instruments_are_never_fetched_and_demo_ones_only_from_demo,
+    intraday_series_follow_open_positions_not_past_trades,
 );
 
 http_on_both_backends!(

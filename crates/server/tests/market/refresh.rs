@@ -7,11 +7,13 @@ use pricetrack_app::{
     AppContext,
     market::{self, RefreshPolicy, RefreshReport, RunKind, refresh_due},
     ports::{
-        BackfillProgress, BarRange, FetchRunRecord, FetchRunResult, JobKey, PageRequest, Role, User,
+        BackfillProgress, BarRange, FetchRunRecord, FetchRunResult, JobKey, PageRequest,
+        PortfolioDraft, Role, User,
     },
 };
 use pricetrack_domain::{
-    Bar, Currency, Instrument, InstrumentKind, Interval, Ohlcv, ProviderName, Symbol, date_key,
+    Amount, Bar, Currency, Instrument, InstrumentKind, Interval, Ohlcv, Price, ProviderName,
+    Quantity, Symbol, Transaction, TransactionKind, date_key,
     validation::{BarContext, BarValidator},
 };
 use pricetrack_providers::ManualTime;
@@ -717,5 +719,115 @@ pub async fn manual_instruments_are_never_fetched_and_demo_ones_only_from_demo(d
         bars.len() > 1000,
         "simulated history since 1990: {}",
         bars.len()
+    );
+}
+
+fn trade(time: &str, symbol: &str, quantity: &str, sell: bool) -> Transaction {
+    let (symbol, quantity, price, fee) = (
+        sym(symbol),
+        Quantity::parse(quantity).expect("quantity"),
+        Price::parse("100").expect("price"),
+        Amount::ZERO,
+    );
+    let kind = if sell {
+        TransactionKind::Sell {
+            symbol,
+            quantity,
+            price,
+            fee,
+        }
+    } else {
+        TransactionKind::Buy {
+            symbol,
+            quantity,
+            price,
+            fee,
+        }
+    };
+    Transaction::new(ts(time), Currency::USD, String::new(), kind).expect("transaction")
+}
+
+fn active_intraday(jobs: &[pricetrack_app::ports::FetchJob]) -> Vec<String> {
+    jobs.iter()
+        .filter(|j| j.active && j.interval == Interval::M5)
+        .map(|j| j.symbol.to_string())
+        .collect()
+}
+
+pub async fn intraday_series_follow_open_positions_not_past_trades(db: TestDatabase) {
+    let e = env(db, "2024-06-11T15:00:00Z").await;
+    for s in ["AAPL", "MSFT"] {
+        e.fake.list(s, "2024-01-02T00:00:00Z");
+        add(&e.ctx, s, InstrumentKind::Stock, "yahoo").await;
+    }
+    let owner = e
+        .ctx
+        .store
+        .create_user("holder", Role::User, ts("2020-01-01T00:00:00Z"))
+        .await
+        .expect("user");
+    let portfolio = pricetrack_app::portfolios::create_portfolio(
+        &e.ctx,
+        &owner,
+        PortfolioDraft {
+            name: "main".to_owned(),
+            base_currency: Currency::USD,
+        },
+    )
+    .await
+    .expect("portfolio");
+    pricetrack_app::portfolios::record_transactions(
+        &e.ctx,
+        &owner,
+        portfolio.id,
+        vec![
+            trade("2024-03-01T15:00:00Z", "AAPL", "10", false),
+            trade("2024-03-01T15:00:00Z", "MSFT", "5", false),
+            trade("2024-04-01T15:00:00Z", "MSFT", "5", true),
+        ],
+    )
+    .await
+    .expect("transactions");
+
+    market::sync_jobs(&e.ctx, e.time.now_ts())
+        .await
+        .expect("sync");
+    let jobs = e.ctx.store.list_fetch_jobs(None).await.expect("jobs");
+    assert_eq!(
+        active_intraday(&jobs),
+        vec!["AAPL"],
+        "MSFT was sold in full: only its daily bars are kept current"
+    );
+
+    pricetrack_app::portfolios::record_transactions(
+        &e.ctx,
+        &owner,
+        portfolio.id,
+        vec![trade("2024-06-10T15:00:00Z", "AAPL", "10", true)],
+    )
+    .await
+    .expect("sell");
+    market::sync_jobs(&e.ctx, e.time.now_ts())
+        .await
+        .expect("sync");
+    let jobs = e.ctx.store.list_fetch_jobs(None).await.expect("jobs");
+    assert!(active_intraday(&jobs).is_empty(), "{jobs:?}");
+    assert_eq!(
+        jobs.iter()
+            .filter(|j| j.active && j.interval == Interval::D1)
+            .count(),
+        2,
+        "daily series stay wanted for every fetchable instrument"
+    );
+
+    watch(&e.ctx, &["MSFT"]).await;
+    market::sync_jobs(&e.ctx, e.time.now_ts())
+        .await
+        .expect("sync");
+    let jobs = e.ctx.store.list_fetch_jobs(None).await.expect("jobs");
+    assert_eq!(
+        active_intraday(&jobs),
+        vec!["MSFT"],
+        "a watchlist entry watches it again"
     );
 }

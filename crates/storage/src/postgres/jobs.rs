@@ -306,18 +306,17 @@ impl JobStore for PgStore {
         rows.iter().map(|r| decode(r).map(|c| c.job)).collect()
     }
 
-    async fn watched_symbols(&self) -> StoreResult<Vec<Symbol>> {
+    async fn watchlisted_symbols(&self) -> StoreResult<Vec<Symbol>> {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT symbol FROM instruments WHERE id IN (
-                     SELECT instrument_id FROM watchlist_items
-                     UNION SELECT instrument_id FROM transactions WHERE instrument_id IS NOT NULL)
+                "SELECT symbol FROM instruments
+                 WHERE id IN (SELECT instrument_id FROM watchlist_items)
                  ORDER BY symbol COLLATE \"C\"",
                 &[],
             )
             .await
-            .map_err(db("listing watched instruments"))?;
+            .map_err(db("listing watchlisted instruments"))?;
         rows.iter()
             .map(|r| symbol("instruments.symbol", get(r, 0, "instruments.symbol")?))
             .collect()

@@ -13,6 +13,7 @@ mod quarantine;
 mod sessions;
 mod settings;
 mod store;
+pub(crate) mod tls;
 mod transactions;
 mod users;
 mod watchlists;
@@ -21,7 +22,7 @@ use crate::ConnectError;
 use crate::codec::corrupt;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use pricetrack_app::ports::{StoreError, StoreResult};
-use tokio_postgres::{NoTls, Row, error::SqlState, types::FromSql};
+use tokio_postgres::{Row, error::SqlState, types::FromSql};
 
 pub(crate) use migrate::migrate;
 
@@ -44,15 +45,18 @@ impl PgStore {
                 source,
             }
         };
-        let config: tokio_postgres::Config =
-            url.parse()
-                .map_err(|e: tokio_postgres::Error| ConnectError::InvalidUrl {
-                    url: target.clone(),
-                    reason: e.to_string(),
-                })?;
+        let invalid = |reason: String| ConnectError::InvalidUrl {
+            url: target.clone(),
+            reason,
+        };
+        let (driver_url, tls_options) = tls::split_url(url).map_err(invalid)?;
+        let mut config: tokio_postgres::Config = driver_url
+            .parse()
+            .map_err(|e: tokio_postgres::Error| invalid(e.to_string()))?;
+        config.ssl_mode(tls_options.mode.driver_mode());
         let manager = Manager::from_config(
             config,
-            NoTls,
+            tls::connector(&tls_options).map_err(invalid)?,
             ManagerConfig {
                 // Fast recycling keeps the session (and its temporary staging table).
                 recycling_method: RecyclingMethod::Fast,

@@ -393,19 +393,20 @@ impl JobStore for SqliteStore {
         self.read(move |c| list(c, symbol.as_ref())).await
     }
 
-    async fn watched_symbols(&self) -> StoreResult<Vec<Symbol>> {
+    async fn watchlisted_symbols(&self) -> StoreResult<Vec<Symbol>> {
         self.read(|c| {
             let mut stmt = c
                 .prepare_cached(
-                    "SELECT symbol FROM instruments WHERE id IN (
-                         SELECT instrument_id FROM watchlist_items
-                         UNION SELECT instrument_id FROM transactions WHERE instrument_id IS NOT NULL)
+                    "SELECT symbol FROM instruments
+                     WHERE id IN (SELECT instrument_id FROM watchlist_items)
                      ORDER BY symbol",
                 )
-                .map_err(db("listing watched instruments"))?;
-            let mut rows = stmt.query([]).map_err(db("listing watched instruments"))?;
+                .map_err(db("listing watchlisted instruments"))?;
+            let mut rows = stmt
+                .query([])
+                .map_err(db("listing watchlisted instruments"))?;
             let mut out = Vec::new();
-            while let Some(row) = rows.next().map_err(db("listing watched instruments"))? {
+            while let Some(row) = rows.next().map_err(db("listing watchlisted instruments"))? {
                 out.push(symbol(
                     "instruments.symbol",
                     &get::<String>(row, 0, "instruments.symbol")?,
