@@ -71,7 +71,7 @@ impl<T: ?Sized> Deref for Held<'_, T> {
 pub struct SharedAnalyticsInput {
     /// The ledger as analytics activities, in ledger order (accounts set when
     /// several portfolios are combined).
-    pub activities: Vec<domain::Activity>,
+    pub activities: Arc<[domain::Activity]>,
     pub prices: Arc<PriceTable>,
     pub fx: Arc<dyn FxRates + Send + Sync>,
     pub instruments: Arc<[Instrument]>,
@@ -79,6 +79,16 @@ pub struct SharedAnalyticsInput {
     pub cost_basis_method: CostBasisMethod,
     pub evaluation_date: Date,
     pub cash: CashTreatment,
+    /// The previous preparation of this portfolio, when its ledger differs
+    /// from this one only on or after a date (and prices and FX rates are the
+    /// same): its daily valuation is reused up to that date.
+    pub resume: Option<ResumeFrom>,
+}
+
+/// A previous preparation and the first date whose activities changed since.
+pub struct ResumeFrom {
+    pub previous: Arc<PortfolioAnalytics<'static>>,
+    pub changed_from: Date,
 }
 
 /// A portfolio prepared once for any number of questions.
@@ -104,6 +114,7 @@ impl<'a> PortfolioAnalytics<'a> {
             input.cost_basis_method,
             input.evaluation_date,
             input.cash,
+            None,
         )
     }
 
@@ -117,12 +128,17 @@ impl<'a> PortfolioAnalytics<'a> {
         method: CostBasisMethod,
         evaluation_date: Date,
         cash: CashTreatment,
+        resume: Option<&ResumeFrom>,
     ) -> AnalyticsResult<Self> {
         let mut ledger = Ledger::prepare(activities, base_currency, evaluation_date)?;
         for instrument in instruments.iter() {
             ledger.set_quote_currency(&instrument.symbol, instrument.currency);
         }
-        let valuation = Inputs::new(&ledger, &prices, &*fx).valuation(cash)?;
+        let inputs = Inputs::new(&ledger, &prices, &*fx);
+        let valuation = match resume {
+            Some(r) => inputs.valuation_from(cash, &r.previous.valuation, r.changed_from)?,
+            None => inputs.valuation(cash)?,
+        };
         Ok(Self {
             ledger,
             prices,
@@ -462,7 +478,13 @@ impl PortfolioAnalytics<'static> {
             input.cost_basis_method,
             input.evaluation_date,
             input.cash,
+            input.resume.as_ref(),
         )
+    }
+
+    /// The daily valuation the figures are computed from.
+    pub fn valuation(&self) -> &ValuationSeries {
+        &self.valuation
     }
 }
 

@@ -25,8 +25,12 @@
 //!
 //! **Incremental rebuilds.** After a ledger change only the ledger is read
 //! again; the price series and FX rates of unchanged symbols are reused and
-//! only new symbols (or symbols whose bars changed) are loaded. The domain's
-//! preparation (ordering, daily valuation) then runs once on the new ledger.
+//! only new symbols (or symbols whose bars changed) are loaded. The ledger is
+//! then ordered again, and the daily valuation — the part that grows with
+//! days × holdings — is recomputed only from the first date whose activities
+//! changed: the days before it are reused, the state at that date rebuilt by
+//! replaying the earlier activities (`BuildStats::resumed_from`). A change of
+//! prices, FX rates or splits, which reach back in time, values every day.
 //!
 //! **Off the request path.** Preparation and every computation run on the
 //! blocking pool (`spawn_blocking`). Each user has a small number of
@@ -38,7 +42,7 @@ use crate::{
     AppContext, AppError, AppResult,
     analytics::{
         HoldingsView, PerformanceSeries, PortfolioAnalytics, PortfolioSummary, RealizedLot,
-        SharedAnalyticsInput,
+        ResumeFrom, SharedAnalyticsInput,
     },
     context::BarsStored,
     ports::{BarRange, Portfolio, User},
@@ -48,8 +52,8 @@ use jiff::{civil::Date, tz::TimeZone};
 use pricetrack_domain::{
     Currency, Instrument, Interval, PortfolioId, Symbol, Transaction, UserId,
     analytics::{
-        Activity, AnalyticsError, AnalyticsResult, CashTreatment, CostBasisMethod, DailySeries,
-        FxRates, FxTable, PeriodPreset, PeriodSpec, PriceTable,
+        Activity, ActivityKind, AnalyticsError, AnalyticsResult, CashTreatment, CostBasisMethod,
+        DailySeries, FxRates, FxTable, PeriodPreset, PeriodSpec, PriceTable,
         allocation::{AllocationDimension, AllocationSlice},
         calendar_returns::Resolution,
         contribution::ContributionReport,
@@ -502,6 +506,9 @@ struct Prepared {
     price_symbols: BTreeSet<Symbol>,
     fx_series: Arc<BTreeMap<Symbol, Vec<(Date, Decimal)>>>,
     instruments: Arc<[Instrument]>,
+    /// The activities it was prepared from, in ledger order: the next build
+    /// compares them to find the first changed date.
+    activities: Arc<[Activity]>,
     outcome: Result<Arc<PortfolioAnalytics<'static>>, AnalyticsError>,
     results: Mutex<HashMap<String, Arc<OnceCell<Cached>>>>,
 }
@@ -534,6 +541,9 @@ pub struct BuildStats {
     /// Price and FX series reused from the previous preparation.
     pub series_reused: usize,
     pub transactions: usize,
+    /// The daily valuation was reused up to this date and recomputed from it
+    /// (the first date whose activities changed); `None`: computed in full.
+    pub resumed_from: Option<Date>,
 }
 
 /// Prepared portfolios and their cached figures, shared by every request.
@@ -894,6 +904,9 @@ async fn build(
             None => fx_to_load.push((s.clone(), false, true)),
         }
     }
+    // The valuation before the first changed date can be reused when the
+    // prices and rates it was computed from are all the same.
+    let same_market_data = stale.is_empty() && fx_to_load.is_empty();
     for_each_loaded(ctx, fx_to_load, load_from, |s, _, points| {
         stats.series_loaded += 1;
         fx_series.insert(s, points.unwrap_or_default());
@@ -904,8 +917,21 @@ async fn build(
     let mut all_symbols = symbols;
     all_symbols.extend(fx_candidates);
     let instruments: Arc<[Instrument]> = instruments.into();
+    let activities: Arc<[Activity]> = activities.into();
+    let resume = reusable
+        .filter(|p| same_market_data && p.key.evaluation_date == key.evaluation_date)
+        .and_then(|p| {
+            let previous = p.outcome.as_ref().ok()?;
+            let changed_from = first_changed_date(&p.activities, &activities, key.evaluation_date)?;
+            Some(ResumeFrom {
+                previous: Arc::clone(previous),
+                changed_from,
+            })
+        });
+    stats.resumed_from = resume.as_ref().map(|r| r.changed_from);
     let input = SharedAnalyticsInput {
-        activities,
+        activities: Arc::clone(&activities),
+        resume,
         prices: Arc::clone(&prices),
         fx,
         instruments: Arc::clone(&instruments),
@@ -942,9 +968,35 @@ async fn build(
         price_symbols,
         fx_series: Arc::new(fx_series),
         instruments,
+        activities,
         outcome,
         results: Mutex::new(HashMap::new()),
     })
+}
+
+/// The first date on which two ledgers (activities in ledger order) differ:
+/// the valuation before it is the same for both. `None` when a split is
+/// added, removed or changed — splits restate the activities before them —
+/// so everything must be recomputed. Identical ledgers differ "after" the
+/// evaluation date.
+fn first_changed_date(old: &[Activity], new: &[Activity], evaluation_date: Date) -> Option<Date> {
+    let splits = |list: &[Activity]| -> Vec<Activity> {
+        list.iter()
+            .filter(|a| matches!(a.kind, ActivityKind::Split { .. }))
+            .cloned()
+            .collect()
+    };
+    if splits(old) != splits(new) {
+        return None;
+    }
+    let differs_at = old.iter().zip(new).position(|(a, b)| a != b);
+    let index = differs_at.unwrap_or_else(|| old.len().min(new.len()));
+    let date = [old.get(index), new.get(index)]
+        .into_iter()
+        .flatten()
+        .map(|a| a.date)
+        .min();
+    Some(date.unwrap_or_else(|| evaluation_date.tomorrow().unwrap_or(evaluation_date)))
 }
 
 /// Series read from the store at once: enough to overlap the database's

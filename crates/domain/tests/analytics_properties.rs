@@ -206,6 +206,54 @@ proptest! {
     }
 
     #[test]
+    fn a_valuation_resumed_from_the_changed_date_equals_a_full_one(
+        closes in closes(DAYS), before in trades(DAYS as i64), after in trades(DAYS as i64),
+        cut in 1i64..DAYS as i64, with_cash in any::<bool>(), removed in any::<bool>(),
+    ) {
+        // Ledger A and ledger B agree on every activity before `cut`; B has
+        // other activities from `cut` on. A's valuation is reused for B.
+        let mut a: Vec<Activity> = trade_activities(&before, &closes)
+            .into_iter()
+            .filter(|x| x.date < day(cut))
+            .collect();
+        let mut b = a.clone();
+        // Trades after the cut that never sell more than is held by then.
+        let held: i64 = before.iter().filter(|t| t.0 < cut).map(|t| t.1).sum();
+        let mut running = held;
+        for &(d, q, fee) in &after {
+            let d = cut + d % (DAYS as i64 - cut);
+            let q = if q < 0 { -(-q).min(running) } else { q };
+            if q == 0 { continue; }
+            running += q;
+            b.push(trade_activities(&[(d, q, fee)], &closes).remove(0));
+        }
+        if with_cash {
+            for list in [&mut a, &mut b] {
+                list.push(deposit(0, cents(100_000_000)));
+            }
+        }
+        if removed {
+            std::mem::swap(&mut a, &mut b);
+        }
+        let end = day(DAYS as i64 - 1);
+        let table = prices("SEC", &closes);
+        let valuation = |activities: &[Activity]| {
+            let ledger = Ledger::prepare(activities, EUR, end).unwrap();
+            Inputs::new(&ledger, &table, &NoFxRates).valuation(CashTreatment::Auto)
+        };
+        let (Ok(previous), Ok(full)) = (valuation(&a), valuation(&b)) else {
+            // A ledger that sells more than it holds is refused either way.
+            return Ok(());
+        };
+        let ledger_b = Ledger::prepare(&b, EUR, end).unwrap();
+        let resumed = Inputs::new(&ledger_b, &table, &NoFxRates)
+            .valuation_from(CashTreatment::Auto, &previous, day(cut))
+            .unwrap();
+        prop_assert_eq!(resumed.days(), full.days());
+        prop_assert_eq!(resumed.cash_included(), full.cash_included());
+    }
+
+    #[test]
     fn twr_of_one_holding_without_flows_is_its_price_return(closes in closes(DAYS), quantity in 1i64..1000) {
         let activities = [buy(0, "SEC", quantity, closes[0], Decimal::ZERO)];
         let end = day(DAYS as i64 - 1);

@@ -43,6 +43,7 @@ on_both_backends!(
     allocation_income_and_realized_lots,
     the_cost_basis_method_is_a_portfolio_setting,
     figures_follow_ledger_and_price_changes,
+    a_new_transaction_revalues_only_from_its_date,
     all_portfolios_combine_into_one_view,
     another_users_portfolio_is_not_found,
     transfers_are_external_flows_without_cash,
@@ -631,6 +632,48 @@ async fn figures_follow_ledger_and_price_changes(app: TestApp) {
     assert_eq!(r.status(), 204);
     let s = get_ok(&app, &path).await;
     assert_eq!(s["totals"]["market_value"], "1650");
+}
+
+async fn a_new_transaction_revalues_only_from_its_date(app: TestApp) {
+    let p = simple(&app).await;
+    let performance = format!("/api/v1/portfolios/{p}/performance?from=2024-01-01&to=2024-06-15");
+    let summary = format!("/api/v1/portfolios/{p}/summary?period=MAX");
+    get_ok(&app, &performance).await;
+    assert_eq!(app.ctx.analytics.last_build().unwrap().resumed_from, None);
+
+    record(
+        &app,
+        p,
+        json!([tx("sell", "AAPL", "2024-04-02T15:00:00Z", "4", "125")]),
+    )
+    .await;
+    let resumed = (
+        get_ok(&app, &performance).await,
+        get_ok(&app, &summary).await,
+    );
+    assert_eq!(
+        app.ctx.analytics.last_build().unwrap().resumed_from,
+        Some("2024-04-02".parse().unwrap()),
+        "the days before the new sale are reused"
+    );
+    // A preparation from scratch gives the same answers.
+    app.ctx.analytics.clear();
+    let full = (
+        get_ok(&app, &performance).await,
+        get_ok(&app, &summary).await,
+    );
+    assert_eq!(app.ctx.analytics.last_build().unwrap().resumed_from, None);
+    assert_eq!(resumed, full);
+
+    // A split restates the activities before it: everything is recomputed.
+    record(
+        &app,
+        p,
+        json!([{"type": "split", "time": "2024-05-01", "symbol": "AAPL", "ratio": "2:1", "currency": "USD"}]),
+    )
+    .await;
+    get_ok(&app, &performance).await;
+    assert_eq!(app.ctx.analytics.last_build().unwrap().resumed_from, None);
 }
 
 async fn all_portfolios_combine_into_one_view(app: TestApp) {

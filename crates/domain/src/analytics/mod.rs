@@ -92,4 +92,22 @@ impl<'a> Inputs<'a> {
     pub fn valuation(&self, cash: CashTreatment) -> AnalyticsResult<ValuationSeries> {
         valuation::valuation_series(self.ledger, self.prices, self.fx, cash)
     }
+
+    /// The daily valuation, reusing `previous` before `changed_from` (see
+    /// [`valuation::valuation_series_from`]).
+    pub fn valuation_from(
+        &self,
+        cash: CashTreatment,
+        previous: &ValuationSeries,
+        changed_from: jiff::civil::Date,
+    ) -> AnalyticsResult<ValuationSeries> {
+        valuation::valuation_series_from(
+            self.ledger,
+            self.prices,
+            self.fx,
+            cash,
+            previous,
+            changed_from,
+        )
+    }
 }

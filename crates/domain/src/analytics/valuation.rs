@@ -20,7 +20,7 @@
 use super::{
     AnalyticsError, AnalyticsResult,
     activity::ActivityKind,
-    day::{Day, date_of},
+    day::{Day, date_of, day_of},
     fx::{FxRates, convert, rate_or_error},
     ledger::Ledger,
     position::LastTrade,
@@ -162,7 +162,6 @@ pub fn valuation_series(
     cash: CashTreatment,
 ) -> AnalyticsResult<ValuationSeries> {
     let cash_included = cash.includes_cash(ledger);
-    let base = ledger.base_currency();
     let Some(first) = ledger.first_day() else {
         return Ok(ValuationSeries {
             first_day: ledger.evaluation_day(),
@@ -172,47 +171,221 @@ pub fn valuation_series(
     };
     let first_day = first - 1;
     let last_day = ledger.evaluation_day();
-
-    let mut currencies = CurrencyIndex::new(base);
-    let symbols = ledger.symbols();
-    let symbol_series: Vec<Option<&DailySeries>> =
-        symbols.iter().map(|s| prices.series(&s.symbol)).collect();
-    let symbol_currency: Vec<usize> = symbols
-        .iter()
-        .map(|s| currencies.index(s.quote_currency))
-        .collect();
-    let mut quantity = vec![Decimal::ZERO; symbols.len()];
-    let mut last_trade: Vec<Option<LastTrade>> = vec![None; symbols.len()];
-    let mut held: Vec<usize> = Vec::new();
-    let mut cash_balance: Vec<Decimal> = vec![Decimal::ZERO; currencies.len()];
-    let mut securities_by_currency: Vec<Decimal> = Vec::new();
-
-    let entries = ledger.entries();
-    let mut next = 0;
+    let mut fold = DailyFold::new(ledger, prices, fx, cash_included);
     let mut days = Vec::with_capacity(usize::try_from(last_day - first_day + 1).unwrap_or(0));
     for day in first_day..=last_day {
+        days.push(fold.value_day(day)?);
+    }
+    Ok(ValuationSeries {
+        first_day,
+        days,
+        cash_included,
+    })
+}
+
+/// [`valuation_series`] for a ledger that differs from the one `previous` was
+/// computed from (with the same prices and FX rates) only in activities on or
+/// after `changed_from`: the days before it are taken from `previous`, the
+/// fold's state at that day is rebuilt by replaying the earlier activities
+/// (no valuation), and only the days from `changed_from` on are valued again.
+/// The result equals a full computation; when `previous` cannot be reused
+/// (another first day, cash treatment or evaluation day) it is one.
+///
+/// The caller guarantees the premise. Splits restate earlier activities, so a
+/// change that adds, moves or removes a split is not such a change.
+pub fn valuation_series_from(
+    ledger: &Ledger,
+    prices: &PriceTable,
+    fx: &dyn FxRates,
+    cash: CashTreatment,
+    previous: &ValuationSeries,
+    changed_from: Date,
+) -> AnalyticsResult<ValuationSeries> {
+    let cash_included = cash.includes_cash(ledger);
+    let (Some(first), Some(previous_last)) = (ledger.first_day(), previous.days.last()) else {
+        return valuation_series(ledger, prices, fx, cash);
+    };
+    let first_day = first - 1;
+    let last_day = ledger.evaluation_day();
+    let previous_last_day = day_of(previous_last.date);
+    let resume_day = day_of(changed_from).min(previous_last_day + 1);
+    if previous.first_day != first_day
+        || previous.cash_included != cash_included
+        || previous_last_day > last_day
+        || resume_day <= first_day
+    {
+        return valuation_series(ledger, prices, fx, cash);
+    }
+    let kept = usize::try_from(resume_day - first_day).unwrap_or(0);
+    let mut days = Vec::with_capacity(usize::try_from(last_day - first_day + 1).unwrap_or(0));
+    days.extend_from_slice(&previous.days[..kept]);
+    let mut fold = DailyFold::new(ledger, prices, fx, cash_included);
+    fold.replay_until(resume_day)?;
+    for day in resume_day..=last_day {
+        days.push(fold.value_day(day)?);
+    }
+    Ok(ValuationSeries {
+        first_day,
+        days,
+        cash_included,
+    })
+}
+
+/// The state of the daily valuation as it walks the ledger day by day:
+/// quantities, the last trade of each security (the price of unpriced days)
+/// and cash per currency.
+struct DailyFold<'a> {
+    ledger: &'a Ledger,
+    fx: &'a dyn FxRates,
+    cash_included: bool,
+    base: Currency,
+    last_day: Day,
+    currencies: CurrencyIndex,
+    symbol_series: Vec<Option<&'a DailySeries>>,
+    symbol_currency: Vec<usize>,
+    quantity: Vec<Decimal>,
+    last_trade: Vec<Option<LastTrade>>,
+    /// Securities with a non-zero quantity.
+    held: Vec<usize>,
+    cash_balance: Vec<Decimal>,
+    securities_by_currency: Vec<Decimal>,
+    /// The next ledger entry to apply.
+    next: usize,
+}
+
+impl<'a> DailyFold<'a> {
+    fn new(
+        ledger: &'a Ledger,
+        prices: &'a PriceTable,
+        fx: &'a dyn FxRates,
+        cash_included: bool,
+    ) -> Self {
+        let base = ledger.base_currency();
+        let mut currencies = CurrencyIndex::new(base);
+        let symbols = ledger.symbols();
+        let symbol_series = symbols.iter().map(|s| prices.series(&s.symbol)).collect();
+        let symbol_currency = symbols
+            .iter()
+            .map(|s| currencies.index(s.quote_currency))
+            .collect();
+        let cash_balance = vec![Decimal::ZERO; currencies.len()];
+        Self {
+            ledger,
+            fx,
+            cash_included,
+            base,
+            last_day: ledger.evaluation_day(),
+            currencies,
+            symbol_series,
+            symbol_currency,
+            quantity: vec![Decimal::ZERO; symbols.len()],
+            last_trade: vec![None; symbols.len()],
+            held: Vec::new(),
+            cash_balance,
+            securities_by_currency: Vec::new(),
+            next: 0,
+        }
+    }
+
+    /// Applies every entry dated before `day` without valuing any day.
+    fn replay_until(&mut self, day: Day) -> AnalyticsResult<()> {
+        while let Some(entry_day) = self.ledger.entries().get(self.next).map(|e| e.day) {
+            if entry_day >= day {
+                break;
+            }
+            self.apply_day(entry_day)?;
+        }
+        self.refresh_held();
+        Ok(())
+    }
+
+    /// Applies the entries of `day` and values the portfolio at its close.
+    fn value_day(&mut self, day: Day) -> AnalyticsResult<ValuationDay> {
         let date = date_of(day);
+        let (inflow, outflow, holdings_changed) = self.apply_day(day)?;
+        if holdings_changed {
+            self.refresh_held();
+        }
+        self.securities_by_currency.clear();
+        self.securities_by_currency
+            .resize(self.currencies.len(), Decimal::ZERO);
+        let symbols = self.ledger.symbols();
+        for &s in &self.held {
+            let price = price_for_day(
+                self.symbol_series[s],
+                day,
+                self.last_day,
+                self.last_trade[s],
+                PriceGapPolicy::LastTradePrice,
+            )
+            .ok_or_else(|| AnalyticsError::MissingPrice {
+                symbol: symbols[s].symbol.clone(),
+                date,
+            })?;
+            self.securities_by_currency[self.symbol_currency[s]] += self.quantity[s] * price;
+        }
+        let mut securities_value = Decimal::ZERO;
+        let mut cash_value = Decimal::ZERO;
+        for (i, currency) in self.currencies.all().iter().enumerate() {
+            let securities = self
+                .securities_by_currency
+                .get(i)
+                .copied()
+                .unwrap_or_default();
+            let cash = self.cash_balance.get(i).copied().unwrap_or_default();
+            if securities.is_zero() && cash.is_zero() {
+                continue;
+            }
+            let rate = rate_or_error(self.fx, *currency, self.base, date)?;
+            securities_value += securities * rate;
+            cash_value += cash * rate;
+        }
+        Ok(ValuationDay {
+            date,
+            value: securities_value + cash_value,
+            securities_value,
+            cash_value,
+            inflow,
+            outflow,
+        })
+    }
+
+    fn refresh_held(&mut self) {
+        self.held.clear();
+        let quantity = &self.quantity;
+        self.held
+            .extend((0..quantity.len()).filter(|&s| !quantity[s].is_zero()));
+    }
+
+    fn cash_change(&mut self, currency: Currency, amount: Decimal) {
+        if self.cash_included {
+            let i = self.currencies.index(currency);
+            if self.cash_balance.len() <= i {
+                self.cash_balance.resize(i + 1, Decimal::ZERO);
+            }
+            self.cash_balance[i] += amount;
+        }
+    }
+
+    /// Applies the entries dated `day`: the day's external inflow and outflow
+    /// in the base currency, and whether any quantity changed.
+    fn apply_day(&mut self, day: Day) -> AnalyticsResult<(Decimal, Decimal, bool)> {
+        let date = date_of(day);
+        let (fx, base, cash_included) = (self.fx, self.base, self.cash_included);
+        let to_base =
+            |amount: Decimal, currency: Currency| convert(fx, amount, currency, base, date);
+        let symbols = self.ledger.symbols();
+        let entries = self.ledger.entries();
         let mut inflow = Decimal::ZERO;
         let mut outflow = Decimal::ZERO;
         let mut holdings_changed = false;
-        while let Some(entry) = entries.get(next).filter(|e| e.day == day) {
-            next += 1;
-            let to_base =
-                |amount: Decimal, currency: Currency| convert(fx, amount, currency, base, date);
-            let mut cash_change = |currency: Currency, amount: Decimal| {
-                if cash_included {
-                    let i = currencies.index(currency);
-                    if cash_balance.len() <= i {
-                        cash_balance.resize(i + 1, Decimal::ZERO);
-                    }
-                    cash_balance[i] += amount;
-                }
-            };
+        while let Some(entry) = entries.get(self.next).filter(|e| e.day == day) {
+            self.next += 1;
             match &entry.kind {
                 ActivityKind::Buy(t) | ActivityKind::TransferIn(t) => {
                     if let Some(s) = entry.symbol {
-                        quantity[s] += t.quantity;
-                        last_trade[s] = Some(LastTrade {
+                        self.quantity[s] += t.quantity;
+                        self.last_trade[s] = Some(LastTrade {
                             gross: convert(
                                 fx,
                                 t.gross_amount,
@@ -227,7 +400,7 @@ pub fn valuation_series(
                     let is_buy = matches!(entry.kind, ActivityKind::Buy(_));
                     if cash_included {
                         if is_buy {
-                            cash_change(t.currency, -t.gross_plus_costs());
+                            self.cash_change(t.currency, -t.gross_plus_costs());
                         } else {
                             inflow += to_base(t.gross_plus_costs(), t.currency)?;
                         }
@@ -237,8 +410,8 @@ pub fn valuation_series(
                 }
                 ActivityKind::Sell(t) | ActivityKind::TransferOut(t) => {
                     if let Some(s) = entry.symbol {
-                        quantity[s] -= t.quantity;
-                        last_trade[s] = Some(LastTrade {
+                        self.quantity[s] -= t.quantity;
+                        self.last_trade[s] = Some(LastTrade {
                             gross: convert(
                                 fx,
                                 t.gross_amount,
@@ -253,7 +426,7 @@ pub fn valuation_series(
                     let is_sell = matches!(entry.kind, ActivityKind::Sell(_));
                     if cash_included {
                         if is_sell {
-                            cash_change(t.currency, t.gross_minus_costs());
+                            self.cash_change(t.currency, t.gross_minus_costs());
                         } else {
                             outflow += to_base(t.gross_minus_costs(), t.currency)?;
                         }
@@ -273,7 +446,7 @@ pub fn valuation_series(
                     tax,
                 } => {
                     if cash_included {
-                        cash_change(*currency, gross - tax);
+                        self.cash_change(*currency, gross - tax);
                     } else {
                         outflow += to_base(*gross, *currency)?;
                     }
@@ -282,28 +455,26 @@ pub fn valuation_series(
                     currency, amount, ..
                 } => {
                     if cash_included {
-                        cash_change(*currency, -amount);
+                        self.cash_change(*currency, -amount);
                     } else {
                         outflow -= to_base(*amount, *currency)?;
                     }
                 }
                 ActivityKind::Tax {
                     currency, amount, ..
-                } => cash_change(*currency, -amount),
+                } => self.cash_change(*currency, -amount),
                 ActivityKind::TaxRefund {
                     currency, amount, ..
-                } => {
-                    cash_change(*currency, *amount);
-                }
+                } => self.cash_change(*currency, *amount),
                 ActivityKind::Deposit { currency, amount } => {
                     if cash_included {
-                        cash_change(*currency, *amount);
+                        self.cash_change(*currency, *amount);
                         inflow += to_base(*amount, *currency)?;
                     }
                 }
                 ActivityKind::Withdrawal { currency, amount } => {
                     if cash_included {
-                        cash_change(*currency, -amount);
+                        self.cash_change(*currency, -amount);
                         outflow += to_base(*amount, *currency)?;
                     }
                 }
@@ -312,53 +483,8 @@ pub fn valuation_series(
                 | ActivityKind::CashFlow { .. } => {}
             }
         }
-        if holdings_changed {
-            held.clear();
-            held.extend((0..quantity.len()).filter(|&s| !quantity[s].is_zero()));
-        }
-
-        securities_by_currency.clear();
-        securities_by_currency.resize(currencies.len(), Decimal::ZERO);
-        for &s in &held {
-            let price = price_for_day(
-                symbol_series[s],
-                day,
-                last_day,
-                last_trade[s],
-                PriceGapPolicy::LastTradePrice,
-            )
-            .ok_or_else(|| AnalyticsError::MissingPrice {
-                symbol: symbols[s].symbol.clone(),
-                date,
-            })?;
-            securities_by_currency[symbol_currency[s]] += quantity[s] * price;
-        }
-        let mut securities_value = Decimal::ZERO;
-        let mut cash_value = Decimal::ZERO;
-        for (i, currency) in currencies.all().iter().enumerate() {
-            let securities = securities_by_currency.get(i).copied().unwrap_or_default();
-            let cash = cash_balance.get(i).copied().unwrap_or_default();
-            if securities.is_zero() && cash.is_zero() {
-                continue;
-            }
-            let rate = rate_or_error(fx, *currency, base, date)?;
-            securities_value += securities * rate;
-            cash_value += cash * rate;
-        }
-        days.push(ValuationDay {
-            date,
-            value: securities_value + cash_value,
-            securities_value,
-            cash_value,
-            inflow,
-            outflow,
-        });
+        Ok((inflow, outflow, holdings_changed))
     }
-    Ok(ValuationSeries {
-        first_day,
-        days,
-        cash_included,
-    })
 }
 
 /// Small dense numbering of the currencies in play.
