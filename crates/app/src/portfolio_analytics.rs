@@ -509,6 +509,8 @@ struct Prepared {
     /// The activities it was prepared from, in ledger order: the next build
     /// compares them to find the first changed date.
     activities: Arc<[Activity]>,
+    /// What building it cost and reused.
+    stats: BuildStats,
     outcome: Result<Arc<PortfolioAnalytics<'static>>, AnalyticsError>,
     results: Mutex<HashMap<String, Arc<OnceCell<Cached>>>>,
 }
@@ -554,6 +556,9 @@ pub struct AnalyticsCache {
     events: Mutex<(broadcast::Receiver<BarsStored>, PriceEvents)>,
     started: Instant,
     builds: AtomicU64,
+    /// Background preparations ([`warm`]) not finished yet, and their end.
+    warming: AtomicU64,
+    warmed: tokio::sync::Notify,
     last_build: Mutex<Option<BuildStats>>,
 }
 
@@ -571,6 +576,8 @@ impl AnalyticsCache {
             events: Mutex::new((events, PriceEvents::default())),
             started: Instant::now(),
             builds: AtomicU64::new(0),
+            warming: AtomicU64::new(0),
+            warmed: tokio::sync::Notify::new(),
             last_build: Mutex::new(None),
         }
     }
@@ -592,6 +599,29 @@ impl AnalyticsCache {
     /// Drops every prepared portfolio.
     pub fn clear(&self) {
         lock(&self.slots).clear();
+    }
+
+    /// How the current preparation of one of `owner`'s portfolios was built.
+    pub fn portfolio_build(&self, owner: UserId, portfolio: PortfolioId) -> Option<BuildStats> {
+        let slot = lock(&self.slots)
+            .get(&SlotId {
+                owner,
+                scope: Scope::Portfolio(portfolio),
+            })
+            .cloned()?;
+        let current = lock(&slot.current).clone();
+        current.map(|p| p.stats)
+    }
+
+    /// Waits until no background preparation ([`warm`]) is running.
+    pub async fn settle(&self) {
+        loop {
+            let ended = self.warmed.notified();
+            if self.warming.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            ended.await;
+        }
     }
 
     /// Reads the stored-bar announcements so far; returns the current sequence number.
@@ -688,6 +718,78 @@ fn blocking_failed(e: tokio::task::JoinError) -> AppError {
     ))
 }
 
+/// Prepares `user`'s portfolios in the background — each one, and all of them
+/// combined — so that the next page or API request about them finds them
+/// ready instead of loading and valuing them while it waits. Called after
+/// every ledger change; failures are left for the request that meets them.
+pub fn warm(ctx: &AppContext, user: &User) {
+    let running = WarmUp::start(&ctx.analytics);
+    let (ctx, user) = (ctx.clone(), user.clone());
+    tokio::spawn(async move {
+        let _running = running;
+        warm_user(&ctx, &user).await;
+    });
+}
+
+/// [`warm`] for every user, one after the other (at server start).
+pub fn warm_everyone(ctx: &AppContext) {
+    let running = WarmUp::start(&ctx.analytics);
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        let _running = running;
+        match ctx.store.list_users().await {
+            Ok(users) => {
+                for user in users {
+                    warm_user(&ctx, &user).await;
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "analytics warm-up skipped"),
+        }
+    });
+}
+
+/// Counts a background preparation as running until dropped.
+struct WarmUp(Arc<AnalyticsCache>);
+
+impl WarmUp {
+    fn start(cache: &Arc<AnalyticsCache>) -> Self {
+        cache.warming.fetch_add(1, Ordering::SeqCst);
+        Self(Arc::clone(cache))
+    }
+}
+
+impl Drop for WarmUp {
+    fn drop(&mut self) {
+        self.0.warming.fetch_sub(1, Ordering::SeqCst);
+        self.0.warmed.notify_waiters();
+    }
+}
+
+async fn warm_user(ctx: &AppContext, user: &User) {
+    let portfolios = match crate::portfolios::list_portfolios(ctx, user).await {
+        Ok(list) => list,
+        Err(e) => {
+            tracing::debug!(user = %user.name, error = %e, "analytics warm-up skipped");
+            return;
+        }
+    };
+    if portfolios.is_empty() {
+        return;
+    }
+    let scopes = portfolios
+        .iter()
+        .map(|p| Scope::Portfolio(p.id))
+        .chain([Scope::All {
+            currency: None,
+            method: None,
+        }]);
+    for scope in scopes {
+        if let Err(e) = prepared(ctx, user, scope).await {
+            tracing::debug!(user = %user.name, ?scope, error = %e, "analytics warm-up failed");
+        }
+    }
+}
+
 /// Computes (or returns the cached) answer to `query` about `scope`. `query`
 /// names the question and its parameters; `compute` runs on the blocking pool.
 pub async fn answer<T, F>(
@@ -749,6 +851,15 @@ async fn prepared(ctx: &AppContext, user: &User, scope: Scope) -> AppResult<Arc<
         combined: resolved.combined,
     };
     cache.note_price_events();
+    // All portfolios with the user's defaults and with the same values named
+    // explicitly are one entry (the API asks one way, the dashboard the other).
+    let scope = match scope {
+        Scope::All { .. } => Scope::All {
+            currency: Some(resolved.base),
+            method: Some(resolved.method),
+        },
+        one => one,
+    };
     let slot = cache.slot(SlotId {
         owner: user.id,
         scope,
@@ -969,6 +1080,7 @@ async fn build(
         fx_series: Arc::new(fx_series),
         instruments,
         activities,
+        stats,
         outcome,
         results: Mutex::new(HashMap::new()),
     })

@@ -160,8 +160,11 @@ fn ledger_is_consistent(ledger: &[RecordedTransaction]) -> Result<(), HoldingsEr
     .map(|_| ())
 }
 
+/// Applies a ledger change, then re-prepares the owner's analytics in the
+/// background so the next view of them does not wait for it.
 async fn apply(
     ctx: &AppContext,
+    actor: &User,
     portfolio: PortfolioId,
     change: LedgerChange,
 ) -> AppResult<Vec<TransactionId>> {
@@ -176,7 +179,10 @@ async fn apply(
             e => e.into(),
         })?;
     match outcome {
-        LedgerOutcome::Applied(ids) => Ok(ids),
+        LedgerOutcome::Applied(ids) => {
+            crate::portfolio_analytics::warm(ctx, actor);
+            Ok(ids)
+        }
         LedgerOutcome::TransactionNotFound => Err(AppError::not_found("transaction")),
         LedgerOutcome::Rejected(e) => Err(AppError::Ledger(e)),
     }
@@ -190,7 +196,13 @@ pub async fn record_transactions(
     transactions: Vec<Transaction>,
 ) -> AppResult<Vec<RecordedTransaction>> {
     get_portfolio(ctx, actor, portfolio).await?;
-    let ids = apply(ctx, portfolio, LedgerChange::Insert(transactions.clone())).await?;
+    let ids = apply(
+        ctx,
+        actor,
+        portfolio,
+        LedgerChange::Insert(transactions.clone()),
+    )
+    .await?;
     Ok(ids
         .into_iter()
         .zip(transactions)
@@ -208,6 +220,7 @@ pub async fn replace_transaction(
     get_portfolio(ctx, actor, portfolio).await?;
     apply(
         ctx,
+        actor,
         portfolio,
         LedgerChange::Replace(id, transaction.clone()),
     )
@@ -222,7 +235,7 @@ pub async fn delete_transaction(
     id: TransactionId,
 ) -> AppResult<()> {
     get_portfolio(ctx, actor, portfolio).await?;
-    apply(ctx, portfolio, LedgerChange::Delete(id))
+    apply(ctx, actor, portfolio, LedgerChange::Delete(id))
         .await
         .map(|_| ())
 }

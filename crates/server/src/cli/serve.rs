@@ -45,6 +45,9 @@ pub async fn run(mut settings: Settings, args: ServeArgs) -> anyhow::Result<Exit
             );
         }
     }
+    // Portfolios are prepared while the server starts taking requests, so
+    // the first page view finds its figures ready.
+    pricetrack_app::portfolio_analytics::warm_everyone(&ctx);
     let (stop_fetching, stopped) = tokio::sync::watch::channel(false);
     let fetcher = if args.no_fetch {
         tracing::info!("background fetching is off (--no-fetch)");
