@@ -292,6 +292,18 @@ test("a price update arrives live over SSE while the dashboard is open", async (
   const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 1, `no horizontal scrolling at 360 px (overflow ${overflow})`);
   await shot("dashboard-phone", phone);
+  // Charts are redrawn at the phone's width, so their labels stay legible.
+  await phone.goto(base + "/instruments/AAPL");
+  await phone.waitForFunction(() => {
+    const svg = document.querySelector("#price-figure svg.chart");
+    return svg && svg.viewBox.baseVal.width < 600;
+  }, null, { timeout: 5000 });
+  const labelPx = await phone.evaluate(() =>
+    document.querySelector("#price-figure svg.chart .axis text").getBoundingClientRect().height);
+  assert.ok(labelPx >= 9, `axis labels legible on a phone (${labelPx} px tall)`);
+  const chartOverflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(chartOverflow <= 1, `no horizontal scrolling on the instrument page (overflow ${chartOverflow})`);
+  await shot("instrument-phone", phone);
   await phone.close();
 });
 

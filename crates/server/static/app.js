@@ -141,6 +141,13 @@
       .catch(function () { figure.classList.remove("loading"); });
   }
   function chartQuery(figure) { return figure.getAttribute("data-query") || ""; }
+  // Charts are drawn for a desktop column; on a narrow screen the server
+  // redraws them at the width they get, so their labels keep a legible size.
+  function chartUrl(base, query, figure) {
+    var w = Math.round(figure.clientWidth);
+    if (w > 0 && w < 600) query = setParam(query, "width", String(w));
+    return base + "?" + query;
+  }
   function setParam(query, key, value) {
     var params = new URLSearchParams(query);
     params.set(key, value);
@@ -168,8 +175,13 @@
         x.setAttribute("href", location.pathname + "?" + q);
       });
       history.replaceState(null, "", a.getAttribute("href"));
-      loadFragment(figure, nav.getAttribute("data-chart-url") + "?" + query);
+      loadFragment(figure, chartUrl(nav.getAttribute("data-chart-url"), query, figure));
     });
+    var figure = document.getElementById(nav.getAttribute("data-chart-target"));
+    if (figure && figure.clientWidth > 0 && figure.clientWidth < 600) {
+      var query = figure.hasAttribute("data-query") ? chartQuery(figure) : location.search.replace(/^\?/, "");
+      loadFragment(figure, chartUrl(nav.getAttribute("data-chart-url"), query, figure));
+    }
   });
 
   // ---- live prices over Server-Sent Events
@@ -181,7 +193,7 @@
     if (!figure) return;
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(function () {
-      loadFragment(figure, liveChart.getAttribute("data-chart-url") + "?" + chartQuery(figure));
+      loadFragment(figure, chartUrl(liveChart.getAttribute("data-chart-url"), chartQuery(figure), figure));
     }, 150);
   }
   function applyBar(data) {

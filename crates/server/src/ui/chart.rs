@@ -323,6 +323,16 @@ impl Frame {
 }
 
 /// What to draw and how.
+/// The narrowest chart drawn: below it the axes would not fit.
+pub const MIN_WIDTH: u32 = 280;
+
+/// The width to draw a chart at: the page's default, or the narrower width
+/// its container has on a small screen (the script asks for it), so labels
+/// keep their size instead of shrinking with the picture.
+pub fn fitted_width(requested: Option<u32>, default: u32) -> u32 {
+    requested.map_or(default, |w| w.clamp(MIN_WIDTH.min(default), default))
+}
+
 pub struct ChartSpec<'a> {
     pub id: &'a str,
     pub width: u32,

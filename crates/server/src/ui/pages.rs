@@ -79,6 +79,8 @@ struct Dashboard {
 #[derive(Deserialize, Default)]
 pub struct PeriodQuery {
     period: Option<String>,
+    /// Chart fragments: the width the chart's container has (small screens).
+    width: Option<u32>,
 }
 
 async fn dashboard_series(
@@ -120,7 +122,14 @@ struct DashboardTotals {
     series: std::collections::BTreeMap<i64, f64>,
 }
 
-fn dashboard_chart_svg(totals: &DashboardTotals, currency: &str, period: PeriodChoice) -> String {
+const DASHBOARD_CHART_WIDTH: u32 = 760;
+
+fn dashboard_chart_svg(
+    totals: &DashboardTotals,
+    currency: &str,
+    period: PeriodChoice,
+    width: u32,
+) -> String {
     let points: Vec<chart::Point> = totals
         .series
         .iter()
@@ -130,7 +139,7 @@ fn dashboard_chart_svg(totals: &DashboardTotals, currency: &str, period: PeriodC
         &[("primary", "Total value", points)],
         &chart::ChartSpec {
             id: "dash-chart",
-            width: 760,
+            width,
             height: 240,
             title: &format!("Total value across portfolios, {}", period.label()),
             currency,
@@ -184,7 +193,7 @@ pub async fn dashboard(
                 "—".to_owned()
             },
             format::direction(t.day_change),
-            dashboard_chart_svg(t, cur, period),
+            dashboard_chart_svg(t, cur, period, DASHBOARD_CHART_WIDTH),
         ),
         None => (
             format::money_f(0.0, cur),
@@ -224,7 +233,10 @@ pub async fn dashboard_chart(
     let period = PeriodChoice::parse(q.period.as_deref().unwrap_or("1M"));
     let (totals, _) = dashboard_series(&state, &s, &settings, period).await?;
     let svg = totals
-        .map(|t| dashboard_chart_svg(&t, settings.base_currency.as_str(), period))
+        .map(|t| {
+            let width = chart::fitted_width(q.width, DASHBOARD_CHART_WIDTH);
+            dashboard_chart_svg(&t, settings.base_currency.as_str(), period, width)
+        })
         .unwrap_or_default();
     Ok(axum::response::Html(svg).into_response())
 }
@@ -675,6 +687,8 @@ pub struct ChartQuery {
     period: Option<String>,
     mode: Option<String>,
     msg: Option<String>,
+    /// Chart fragments: the width the chart's container has (small screens).
+    width: Option<u32>,
 }
 
 const CHART_PERIODS: [&str; 8] = ["1D", "1W", "1M", "3M", "YTD", "1Y", "5Y", "MAX"];
@@ -819,7 +833,7 @@ async fn chart_for(
         &candles,
         &chart::ChartSpec {
             id: "price-chart",
-            width: 820,
+            width: chart::fitted_width(q.width, 820),
             height: 360,
             title: &title,
             currency: i.currency.as_str(),

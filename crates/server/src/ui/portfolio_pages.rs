@@ -434,6 +434,8 @@ struct HoldingRow {
 #[derive(Deserialize, Default)]
 pub struct PortfolioQuery {
     period: Option<String>,
+    /// Chart fragments: the width the chart's container has (small screens).
+    width: Option<u32>,
 }
 
 fn allocation_svg(id: &str, title: &str, slices: &[(String, f64, f64)], currency: &str) -> String {
@@ -467,7 +469,14 @@ fn allocation_svg(id: &str, title: &str, slices: &[(String, f64, f64)], currency
     out
 }
 
-fn value_chart(series: &[(i64, f64, f64)], currency: &str, period: PeriodChoice) -> String {
+const VALUE_CHART_WIDTH: u32 = 760;
+
+fn value_chart(
+    series: &[(i64, f64, f64)],
+    currency: &str,
+    period: PeriodChoice,
+    width: u32,
+) -> String {
     let value: Vec<chart::Point> = series
         .iter()
         .map(|(t, v, _)| chart::Point { t: *t, v: *v })
@@ -483,7 +492,7 @@ fn value_chart(series: &[(i64, f64, f64)], currency: &str, period: PeriodChoice)
         ],
         &chart::ChartSpec {
             id: "value-chart",
-            width: 760,
+            width,
             height: 260,
             title: &format!("Value and invested capital, {}", period.label()),
             currency,
@@ -505,7 +514,12 @@ pub async fn portfolio_chart(
     let period = PeriodChoice::parse(q.period.as_deref().unwrap_or("1Y"));
     let scope = Scope::Portfolio(p.id);
     let svg = match portfolio_figures(ctx, s.user(), scope, p.base_currency, period).await? {
-        Ok(fg) => value_chart(&fg.series, p.base_currency.as_str(), period),
+        Ok(fg) => value_chart(
+            &fg.series,
+            p.base_currency.as_str(),
+            period,
+            chart::fitted_width(q.width, VALUE_CHART_WIDTH),
+        ),
         Err(_) => String::new(),
     };
     Ok(Html(svg).into_response())
@@ -692,7 +706,7 @@ fn fill_analytics(
             help: "The yearly rate that makes your cash flows worth today's value.",
         },
     ];
-    page.chart = value_chart(&fg.series, cur, period);
+    page.chart = value_chart(&fg.series, cur, period, VALUE_CHART_WIDTH);
 
     let holdings = &d.holdings;
     page.holdings = holdings
