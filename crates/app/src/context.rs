@@ -71,6 +71,18 @@ impl AppContext {
         self
     }
 
+    /// The same context with an analytics cache of other limits (empty).
+    pub fn with_analytics_config(
+        mut self,
+        config: crate::portfolio_analytics::CacheConfig,
+    ) -> Self {
+        self.analytics = Arc::new(crate::portfolio_analytics::AnalyticsCache::new(
+            self.bar_events.subscribe(),
+            config,
+        ));
+        self
+    }
+
     pub fn with_refresh_policy(mut self, policy: RefreshPolicy) -> Self {
         self.refresh_policy = Arc::new(policy);
         self

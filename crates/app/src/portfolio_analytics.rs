@@ -19,7 +19,8 @@
 //! [`AppContext::bar_events`]; a bar of any symbol a prepared portfolio reads
 //! (its instruments and its FX pairs) invalidates it. Bars written by another
 //! process (a CLI import, another replica) are picked up when the entry ages
-//! out ([`CacheConfig::max_age`]). Results (a summary for a period, a
+//! out ([`CacheConfig::max_age`]): an aged entry still answers at once while
+//! it is reloaded in the background. Results (a summary for a period, a
 //! performance series…) are cached on the prepared portfolio, so a repeated
 //! question is a map lookup.
 //!
@@ -520,6 +521,8 @@ struct Slot {
     current: Mutex<Option<Arc<Prepared>>>,
     building: tokio::sync::Mutex<()>,
     last_used: AtomicU64,
+    /// A background reload of an aged entry is under way.
+    reloading: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Default)]
@@ -673,6 +676,11 @@ impl AnalyticsCache {
             && self.stale_symbols(prepared).is_some_and(|s| s.is_empty())
     }
 
+    /// Fresh but for its age: nothing this process knows of has changed.
+    fn current_but_aged(&self, prepared: &Prepared, key: &PreparedKey) -> bool {
+        prepared.key == *key && self.stale_symbols(prepared).is_some_and(|s| s.is_empty())
+    }
+
     fn slot(&self, id: SlotId) -> Arc<Slot> {
         let mut slots = lock(&self.slots);
         let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -745,6 +753,22 @@ pub fn warm_everyone(ctx: &AppContext) {
             }
             Err(e) => tracing::debug!(error = %e, "analytics warm-up skipped"),
         }
+    });
+}
+
+/// Reloads an aged slot in the background, once at a time per slot.
+fn reload_in_background(ctx: &AppContext, user: &User, scope: Scope, slot: &Arc<Slot>) {
+    if slot.reloading.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let running = WarmUp::start(&ctx.analytics);
+    let (ctx, user, slot) = (ctx.clone(), user.clone(), Arc::clone(slot));
+    tokio::spawn(async move {
+        let _running = running;
+        if let Err(e) = prepared_or_aged(&ctx, &user, scope, Aged::Reload).await {
+            tracing::debug!(user = %user.name, ?scope, error = %e, "reloading aged analytics failed");
+        }
+        slot.reloading.store(false, Ordering::SeqCst);
     });
 }
 
@@ -837,6 +861,26 @@ where
 
 /// The prepared portfolio for `scope`, from the cache or built now.
 async fn prepared(ctx: &AppContext, user: &User, scope: Scope) -> AppResult<Arc<Prepared>> {
+    prepared_or_aged(ctx, user, scope, Aged::Serve).await
+}
+
+/// What to do with an entry that is current but older than `max_age`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Aged {
+    /// Answer from it and reload it in the background: an entry ages out only
+    /// to pick up bars other processes wrote, which may as well arrive one
+    /// request later than make this request wait for a full reload.
+    Serve,
+    /// Reload it now (the background reload itself).
+    Reload,
+}
+
+async fn prepared_or_aged(
+    ctx: &AppContext,
+    user: &User,
+    scope: Scope,
+    aged: Aged,
+) -> AppResult<Arc<Prepared>> {
     let cache = &ctx.analytics;
     let resolved = resolve(ctx, user, scope).await?;
     let key = PreparedKey {
@@ -864,10 +908,14 @@ async fn prepared(ctx: &AppContext, user: &User, scope: Scope) -> AppResult<Arc<
         owner: user.id,
         scope,
     });
-    if let Some(p) = lock(&slot.current).clone()
-        && cache.fresh(&p, &key)
-    {
-        return Ok(p);
+    if let Some(p) = lock(&slot.current).clone() {
+        if cache.fresh(&p, &key) {
+            return Ok(p);
+        }
+        if aged == Aged::Serve && cache.current_but_aged(&p, &key) {
+            reload_in_background(ctx, user, scope, &slot);
+            return Ok(p);
+        }
     }
     // One build per slot at a time; the others wait for it and use its result.
     let _building = slot.building.lock().await;

@@ -693,6 +693,56 @@ async fn a_new_transaction_revalues_only_from_its_date(app: TestApp) {
     assert_eq!(resumed_from().await, None);
 }
 
+/// An entry older than the cache's age limit answers at once and is reloaded
+/// in the background, picking up bars another process wrote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aged_analytics_entry_answers_at_once_and_reloads_in_the_background() {
+    use pricetrack_app::portfolio_analytics::CacheConfig;
+    let app = harness::spawn_app_configured(
+        harness::Backend::Sqlite,
+        pricetrack_server::config::Settings::default(),
+        |ctx| {
+            ctx.with_analytics_config(CacheConfig {
+                max_age: std::time::Duration::from_millis(300),
+                ..CacheConfig::default()
+            })
+        },
+    )
+    .await
+    .expect("sqlite is always available");
+    let p = simple(&app).await;
+    let path = format!("/api/v1/portfolios/{p}/summary");
+    assert_eq!(get_ok(&app, &path).await["totals"]["market_value"], "1500");
+    app.ctx.analytics.settle().await;
+    // Another process stores a new close: nothing is announced to this one.
+    let close = pricetrack_domain::Bar::new(
+        pricetrack_domain::Symbol::parse("AAPL").unwrap(),
+        pricetrack_domain::Interval::D1,
+        "2024-06-14T00:00:00Z".parse().unwrap(),
+        pricetrack_domain::Ohlcv {
+            open: 160.0,
+            high: 160.0,
+            low: 160.0,
+            close: 160.0,
+            volume: 0.0,
+        },
+    )
+    .unwrap();
+    app.ctx.store.upsert_bars(&[close]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(
+        get_ok(&app, &path).await["totals"]["market_value"],
+        "1500",
+        "the aged figures answer at once"
+    );
+    app.ctx.analytics.settle().await;
+    assert_eq!(
+        get_ok(&app, &path).await["totals"]["market_value"],
+        "1600",
+        "the reload read the new close"
+    );
+}
+
 async fn all_portfolios_combine_into_one_view(app: TestApp) {
     let a = simple(&app).await;
     let b = portfolio(&app, "Second", "USD").await;
