@@ -199,7 +199,10 @@ pub async fn store_bars(ctx: &AppContext, bars: &[Bar]) -> AppResult<UpsertCount
     if bars.is_empty() {
         return Ok(UpsertCounts::default());
     }
-    let counts = ctx.store.upsert_bars(bars).await?;
+    let written = ctx.store.upsert_bars(bars).await;
+    // Even a failed write may have reached the store: cached quotes go either way.
+    ctx.quotes.stored(bars);
+    let counts = written?;
     ctx.newest_closes.record(bars);
     announce(ctx, bars);
     Ok(counts)
@@ -318,6 +321,16 @@ pub struct Quote {
 /// The last price is the close of the most recent bar of any interval; the
 /// previous close is the last daily close before that price's trading date.
 pub async fn quote(ctx: &AppContext, symbol: &Symbol) -> AppResult<Quote> {
+    if let Some(q) = ctx.quotes.get(symbol) {
+        return Ok(q);
+    }
+    let generation = ctx.quotes.generation();
+    let q = quote_from_store(ctx, symbol).await?;
+    ctx.quotes.put(q.clone(), generation);
+    Ok(q)
+}
+
+async fn quote_from_store(ctx: &AppContext, symbol: &Symbol) -> AppResult<Quote> {
     let instrument = require_instrument(ctx, symbol).await?;
     let last_of = |interval| async move {
         let range = BarRange {

@@ -37,6 +37,8 @@ pub struct AppContext {
     pub newest_closes: Arc<crate::newest_closes::NewestCloses>,
     /// Instruments held per portfolio, for what counts as watched.
     pub open_positions: Arc<crate::market::watched::OpenPositions>,
+    /// Latest quotes, dropped when a bar of the instrument is stored.
+    pub quotes: Arc<crate::quote_cache::QuoteCache>,
 }
 
 impl AppContext {
@@ -54,6 +56,7 @@ impl AppContext {
             listing_dates: Arc::default(),
             newest_closes: Arc::default(),
             open_positions: Arc::default(),
+            quotes: Arc::default(),
             prices: None,
             bar_validator: BarValidator::default(),
             refresh_policy: Arc::new(RefreshPolicy::default()),

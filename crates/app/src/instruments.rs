@@ -40,6 +40,7 @@ pub async fn update_instrument(
     require_admin(actor)?;
     let updated = ctx.store.update_instrument(&instrument).await;
     ctx.listing_dates.forget(&instrument.symbol);
+    ctx.quotes.forget(&instrument.symbol);
     if updated? {
         Ok(instrument)
     } else {
@@ -70,6 +71,7 @@ pub async fn delete_instrument(ctx: &AppContext, actor: &User, symbol: &Symbol) 
     let deleted = ctx.store.delete_instrument(symbol).await;
     ctx.listing_dates.forget(symbol);
     ctx.newest_closes.forget(symbol);
+    ctx.quotes.forget(symbol);
     match deleted? {
         DeleteOutcome::Deleted => Ok(()),
         DeleteOutcome::NotFound => Err(AppError::not_found(format!("instrument {symbol}"))),

@@ -17,6 +17,7 @@ pub mod newest_closes;
 pub mod portfolio_analytics;
 pub mod portfolios;
 pub mod ports;
+pub mod quote_cache;
 pub mod reference_cases;
 pub mod sessions;
 pub mod settings;

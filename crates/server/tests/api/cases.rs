@@ -557,6 +557,16 @@ pub async fn hand_entered_prices_become_daily_bars_and_feed_the_quote(app: TestA
     assert!((q["change"].as_f64().unwrap() - 450.0).abs() < 1e-9);
     assert!((q["change_pct"].as_f64().unwrap() - 450.0 / 8450.0).abs() < 1e-12);
     assert_eq!(q["time"], "2024-06-01T00:00:00Z");
+    // A new price is quoted at once (the cached quote is dropped with it).
+    assert_eq!(
+        app.post_json(path, &json!({"date": "2024-06-10", "price": "9100"}))
+            .await
+            .status(),
+        201
+    );
+    let q = json(app.get("/api/v1/instruments/ROLEX-SUB-2019/quote").await).await;
+    assert_eq!(q["price"], 9100.0);
+    assert_eq!(q["previous_close"], 8900.0);
 
     let p = problem(
         app.post_json(path, &json!({"date": "2099-01-01", "price": "1"}))
