@@ -1315,6 +1315,44 @@ pub async fn contributions(
     .await
 }
 
+/// The year × month table of chained returns (TWR) over the period.
+pub async fn returns_table(
+    ctx: &AppContext,
+    user: &User,
+    scope: Scope,
+    period: PeriodSpec,
+) -> AppResult<Answer<Vec<pricetrack_domain::analytics::calendar_returns::YearReturns>>> {
+    answer(ctx, user, scope, format!("returns {period:?}"), move |a| {
+        a.returns_table(period)
+    })
+    .await
+}
+
+/// The portfolio's TWR beside the price return of the instrument `benchmark`
+/// (any stored instrument: an index, an ETF…) over the same days.
+pub async fn benchmark(
+    ctx: &AppContext,
+    user: &User,
+    scope: Scope,
+    period: PeriodSpec,
+    resolution: Resolution,
+    benchmark: &Symbol,
+) -> AppResult<Answer<Vec<pricetrack_domain::analytics::calendar_returns::BenchmarkPoint>>> {
+    crate::instruments::get_instrument(ctx, benchmark).await?;
+    let closes = daily_closes(ctx, benchmark, None).await?;
+    // The closes are part of the question: a new or corrected close is a new answer.
+    let fingerprint: Decimal = closes.iter().map(|(_, c)| *c).sum();
+    let last = closes.last().map(|(d, _)| *d);
+    let query = format!(
+        "benchmark {benchmark} {period:?} {resolution:?} {} {last:?} {fingerprint}",
+        closes.len()
+    );
+    answer(ctx, user, scope, query, move |a| {
+        a.benchmark(period, &closes, resolution)
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -44,6 +44,7 @@ on_both_backends!(
     the_cost_basis_method_is_a_portfolio_setting,
     figures_follow_ledger_and_price_changes,
     a_new_transaction_revalues_only_from_its_date,
+    performance_beside_a_benchmark_and_the_returns_and_contributions_tables,
     all_portfolios_combine_into_one_view,
     another_users_portfolio_is_not_found,
     transfers_are_external_flows_without_cash,
@@ -691,6 +692,76 @@ async fn a_new_transaction_revalues_only_from_its_date(app: TestApp) {
     )
     .await;
     assert_eq!(resumed_from().await, None);
+}
+
+async fn performance_beside_a_benchmark_and_the_returns_and_contributions_tables(app: TestApp) {
+    let p = simple(&app).await;
+    app.add_instrument("SPY", "etf", "USD").await;
+    bars(&app, "SPY", &[("2024-01-02", "400"), ("2024-06-14", "440")]).await;
+
+    let perf = get_ok(
+        &app,
+        &format!("/api/v1/portfolios/{p}/performance?interval=1mo&benchmark=SPY"),
+    )
+    .await;
+    assert_eq!(perf["benchmark"], "SPY");
+    let points = perf["points"].as_array().unwrap();
+    let last = points.last().unwrap();
+    assert_eq!(last["date"], "2024-06-15");
+    let spy = last["benchmark_return"].as_f64().unwrap();
+    assert!((spy - 0.10).abs() < 1e-12, "440 / 400 − 1, got {spy}");
+    // Without the parameter the points carry no benchmark field.
+    let plain = get_ok(
+        &app,
+        &format!("/api/v1/portfolios/{p}/performance?interval=1mo"),
+    )
+    .await;
+    assert!(plain["points"][0].get("benchmark_return").is_none());
+    assert!(plain.get("benchmark").is_none());
+    let twr = last["twr"].as_f64().unwrap();
+
+    let missing = app
+        .get(&format!(
+            "/api/v1/portfolios/{p}/performance?benchmark=NOPE"
+        ))
+        .await;
+    let body = problem(missing, 404).await;
+    assert!(body["detail"].as_str().unwrap().contains("NOPE"), "{body}");
+    let bad = app
+        .get(&format!(
+            "/api/v1/portfolios/{p}/performance?benchmark=a%20b"
+        ))
+        .await;
+    let body = problem(bad, 422).await;
+    assert!(body.to_string().contains("benchmark"), "{body}");
+
+    // The year × month table chains to the same TWR.
+    let returns = get_ok(&app, &format!("/api/v1/portfolios/{p}/returns")).await;
+    let years = returns["years"].as_array().unwrap();
+    assert_eq!(years.len(), 1);
+    assert_eq!(years[0]["year"], 2024);
+    let months = years[0]["months"].as_array().unwrap();
+    assert_eq!(months.len(), 12);
+    assert!(months[6..].iter().all(Value::is_null), "no day after June");
+    let chained = months
+        .iter()
+        .filter_map(Value::as_f64)
+        .fold(1.0, |acc, m| acc * (1.0 + m))
+        - 1.0;
+    let year = years[0]["year_return"].as_f64().unwrap();
+    assert!((chained - year).abs() < 1e-9, "{chained} vs {year}");
+    assert!(
+        (year - twr).abs() < 1e-9,
+        "{year} vs the performance TWR {twr}"
+    );
+
+    // One holding: it contributes everything the portfolio gained.
+    let c = get_ok(&app, &format!("/api/v1/portfolios/{p}/contributions")).await;
+    let holdings = c["holdings"].as_array().unwrap();
+    assert_eq!(holdings.len(), 1);
+    assert_eq!(holdings[0]["symbol"], "AAPL");
+    assert_eq!(holdings[0]["gain"], "500");
+    assert!(c["modified_dietz_return"].as_f64().unwrap() > 0.0);
 }
 
 /// An entry older than the cache's age limit answers at once and is reloaded

@@ -27,10 +27,13 @@ use pricetrack_app::{
     settings::method_as_str,
 };
 use pricetrack_domain::{
-    Currency, PortfolioId,
+    Currency, PortfolioId, Symbol,
     analytics::{
-        CostBasisMethod, Period, PeriodPreset, allocation::AllocationSlice,
-        calendar_returns::Resolution, income::IncomeBucket, risk::MaxDrawdown,
+        CostBasisMethod, Period, PeriodPreset,
+        allocation::AllocationSlice,
+        calendar_returns::{BenchmarkPoint, Resolution},
+        income::IncomeBucket,
+        risk::MaxDrawdown,
     },
 };
 use rust_decimal::Decimal;
@@ -466,6 +469,9 @@ pub struct PerformanceParams {
     to: Option<String>,
     /// 1d (default), 1wk or 1mo: one point per day, or the last day of each week / month.
     interval: Option<String>,
+    /// A stored instrument (an index, an ETF…): each point also carries its
+    /// price return since the period start (`benchmark_return`).
+    benchmark: Option<String>,
     /// `/portfolios/all` only: the reporting currency.
     currency: Option<String>,
     /// `/portfolios/all` only: average, fifo, lifo or hifo.
@@ -489,6 +495,10 @@ pub struct PerformancePointOut {
     pub twr: f64,
     /// Distance below the running peak of 1 + TWR (positive fraction).
     pub drawdown: f64,
+    /// With `benchmark=`: the benchmark's close ÷ its close at the period
+    /// start − 1 (null before its first close).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub benchmark_return: Option<Option<f64>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -498,6 +508,9 @@ pub struct PerformanceOut {
     pub period: PeriodOut,
     /// 1d, 1wk or 1mo.
     pub interval: String,
+    /// The benchmark instrument, when one was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub benchmark: Option<String>,
     pub points: Vec<PerformancePointOut>,
 }
 
@@ -515,6 +528,7 @@ impl PerformanceOut {
             scope: ScopeOut::from(scope),
             period: PeriodOut::from(&s.period),
             interval: interval_name(s.resolution).to_owned(),
+            benchmark: None,
             points: s
                 .points
                 .iter()
@@ -525,9 +539,23 @@ impl PerformanceOut {
                     invested: round(p.total_investment),
                     twr: p.twr,
                     drawdown: p.drawdown,
+                    benchmark_return: None,
                 })
                 .collect(),
         }
+    }
+
+    /// Adds the benchmark's return to the points of the same dates.
+    fn with_benchmark(mut self, symbol: &Symbol, points: &[BenchmarkPoint]) -> Self {
+        let by_date: std::collections::HashMap<Date, Option<f64>> = points
+            .iter()
+            .map(|p| (p.date, p.benchmark_return))
+            .collect();
+        for p in &mut self.points {
+            p.benchmark_return = Some(by_date.get(&p.date).copied().flatten());
+        }
+        self.benchmark = Some(symbol.to_string());
+        self
     }
 }
 
@@ -536,7 +564,9 @@ impl PerformanceOut {
 /// from the period's reference day to its last day. Stored daily closes are
 /// carried forward over weekends and holidays; today uses the latest
 /// intraday bar. TWR convention as in the summary: deposits at the start of
-/// the day, withdrawals at the end. `{id}` may be `all`.
+/// the day, withdrawals at the end. `{id}` may be `all`. With
+/// `benchmark=SYMBOL` each point also has that instrument's price return over
+/// the same days, beside the portfolio's TWR.
 #[utoipa::path(get, path = "/portfolios/{id}/performance", tag = "analytics",
     params(("id" = String, Path, description = "A portfolio id, or `all`"), PerformanceParams),
     responses((status = 200, body = PerformanceOut), (status = 404), (status = 422)),
@@ -555,8 +585,132 @@ pub async fn performance(
         PeriodPreset::Max,
     )?;
     let resolution = parse_resolution(p.interval.as_deref())?;
+    let benchmark = p
+        .benchmark
+        .as_deref()
+        .map(|s| {
+            Symbol::parse(s.trim()).map_err(|e| ApiError::field("benchmark", format!("{s:?}: {e}")))
+        })
+        .transpose()?;
     let answer = pa::performance(&state.ctx, &user, scope, spec, resolution).await?;
-    Ok(Json(PerformanceOut::new(&answer.scope, &answer.value)))
+    let out = PerformanceOut::new(&answer.scope, &answer.value);
+    Ok(Json(match benchmark {
+        Some(symbol) => {
+            let compared =
+                pa::benchmark(&state.ctx, &user, scope, spec, resolution, &symbol).await?;
+            out.with_benchmark(&symbol, &compared.value)
+        }
+        None => out,
+    }))
+}
+
+// ---------------------------------------------------------------- returns
+
+/// One year of the returns table.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct YearReturnsOut {
+    pub year: i16,
+    /// January … December: the month's chained TWR (null where the period has
+    /// no day of that month).
+    pub months: Vec<Option<f64>>,
+    /// The year's chained TWR (over the part of it inside the period).
+    pub year_return: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReturnsOut {
+    #[serde(flatten)]
+    pub scope: ScopeOut,
+    pub years: Vec<YearReturnsOut>,
+}
+
+/// Monthly and yearly returns: the period's daily TWR chained by calendar
+/// month and year (a year × month table). `{id}` may be `all`.
+#[utoipa::path(get, path = "/portfolios/{id}/returns", tag = "analytics",
+    params(("id" = String, Path, description = "A portfolio id, or `all`"), PeriodParams),
+    responses((status = 200, body = ReturnsOut), (status = 404), (status = 422)),
+    security(("bearer" = [])))]
+pub async fn returns(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<PeriodParams>,
+) -> ApiResult<Json<ReturnsOut>> {
+    let (scope, spec) = (p.scope(&id)?, p.spec()?);
+    let answer = pa::returns_table(&state.ctx, &user, scope, spec).await?;
+    Ok(Json(ReturnsOut {
+        scope: ScopeOut::from(&answer.scope),
+        years: answer
+            .value
+            .iter()
+            .map(|y| YearReturnsOut {
+                year: y.year,
+                months: y.months.to_vec(),
+                year_return: y.year_return,
+            })
+            .collect(),
+    }))
+}
+
+// ---------------------------------------------------------------- contributions
+
+/// One holding's part of the period's return.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContributionOut {
+    pub symbol: String,
+    /// Value at the end − value at the start + sale proceeds + net income −
+    /// purchases incl. costs − stand-alone fees and taxes, in the base currency.
+    #[schema(value_type = String)]
+    pub gain: Decimal,
+    /// Gain ÷ the portfolio's average capital of the period.
+    pub contribution: Option<f64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContributionsOut {
+    #[serde(flatten)]
+    pub scope: ScopeOut,
+    pub period: PeriodOut,
+    /// Average capital of the period (Modified Dietz denominator).
+    #[schema(value_type = String)]
+    pub average_capital: Decimal,
+    /// Σ gains ÷ average capital.
+    pub modified_dietz_return: Option<f64>,
+    /// Largest contribution first: the top contributors lead, the bottom ones end.
+    pub holdings: Vec<ContributionOut>,
+}
+
+/// Each holding's contribution to the period's return (top and bottom
+/// contributors), as a Modified Dietz share of the average capital. `{id}`
+/// may be `all`.
+#[utoipa::path(get, path = "/portfolios/{id}/contributions", tag = "analytics",
+    params(("id" = String, Path, description = "A portfolio id, or `all`"), PeriodParams),
+    responses((status = 200, body = ContributionsOut), (status = 404), (status = 422)),
+    security(("bearer" = [])))]
+pub async fn contributions(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<PeriodParams>,
+) -> ApiResult<Json<ContributionsOut>> {
+    let (scope, spec) = (p.scope(&id)?, p.spec()?);
+    let answer = pa::contributions(&state.ctx, &user, scope, spec).await?;
+    let r = &answer.value;
+    Ok(Json(ContributionsOut {
+        scope: ScopeOut::from(&answer.scope),
+        period: PeriodOut::from(&r.period),
+        average_capital: round(r.average_capital),
+        modified_dietz_return: r.modified_dietz_return,
+        holdings: r
+            .holdings
+            .iter()
+            .map(|c| ContributionOut {
+                symbol: c.symbol.to_string(),
+                gain: round(c.gain),
+                contribution: c.contribution,
+            })
+            .collect(),
+    }))
 }
 
 // ---------------------------------------------------------------- holdings

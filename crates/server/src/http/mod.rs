@@ -93,6 +93,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(analytics::allocation))
         .routes(routes!(analytics::income))
         .routes(routes!(analytics::realized))
+        .routes(routes!(analytics::returns))
+        .routes(routes!(analytics::contributions))
         .routes(routes!(imports::import))
         .routes(routes!(imports::export))
         .routes(routes!(
