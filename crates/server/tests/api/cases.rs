@@ -896,6 +896,8 @@ pub async fn openapi_documents_every_route(app: TestApp) {
         "GET /portfolios/{id}/allocation",
         "GET /portfolios/{id}/income",
         "GET /portfolios/{id}/realized",
+        "GET /portfolios/{id}/returns",
+        "GET /portfolios/{id}/contributions",
         "POST /portfolios/{id}/import",
         "GET /portfolios/{id}/export",
         "GET /portfolios/{id}/transactions",
