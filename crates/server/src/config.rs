@@ -30,6 +30,9 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// `PRICETRACK_MAX_BODY_MB`: largest accepted request body (bar uploads).
     pub max_body_mb: u64,
+    /// `PRICETRACK_TRUSTED_PROXIES`: reverse proxies whose `X-Forwarded-For`
+    /// names the client (for the login rate limit); empty: none.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The file's `[market]` and `[providers]` tables, by the name of the
     /// environment variable each key stands for (`[market] refresh_tick` is
     /// `PRICETRACK_REFRESH_TICK`, `[providers] alphavantage_api_key` is
@@ -48,6 +51,7 @@ impl std::fmt::Debug for Settings {
             .field("data_dir", &self.data_dir)
             .field("log_format", &self.log_format)
             .field("max_body_mb", &self.max_body_mb)
+            .field("trusted_proxies", &self.trusted_proxies)
             // Values may be API keys: names only.
             .field("file_values", &self.file_values.keys().collect::<Vec<_>>())
             .finish()
@@ -76,6 +80,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("pricetrack-data"),
             log_format: LogFormat::Pretty,
             max_body_mb: 64,
+            trusted_proxies: Vec::new(),
             file_values: BTreeMap::new(),
         }
     }
@@ -90,6 +95,8 @@ struct FileSettings {
     data_dir: Option<PathBuf>,
     log_format: Option<String>,
     max_body_mb: Option<u64>,
+    /// An address or range, or a list of them.
+    trusted_proxies: Option<toml::Value>,
     /// Market-data settings: keys are the `PRICETRACK_` variables without the
     /// prefix, in lower case (`refresh_tick = "15s"`).
     #[serde(default)]
@@ -233,6 +240,14 @@ impl Settings {
                 "PRICETRACK_MAX_BODY_MB: {v:?} is not a whole number of megabytes"
             )),
         }
+        let proxies = env("PRICETRACK_TRUSTED_PROXIES")
+            .or_else(|| file_settings.trusted_proxies.as_ref().and_then(value_text));
+        if let Some(raw) = proxies {
+            match crate::client_address::parse_trusted_proxies(&raw) {
+                Ok(nets) => settings.trusted_proxies = nets,
+                Err(e) => errors.push(format!("PRICETRACK_TRUSTED_PROXIES / trusted_proxies: {e}")),
+            }
+        }
         for (table, prefix, values) in [
             ("market", "PRICETRACK_", &file_settings.market),
             (
@@ -302,6 +317,28 @@ mod tests {
         assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(s.data_dir, PathBuf::from("pricetrack-data"));
         assert!(s.database_url.is_none());
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_the_environment_or_a_list_in_the_file() {
+        let s = Settings::from_sources(
+            None,
+            env(&[("PRICETRACK_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8")]),
+        )
+        .unwrap();
+        assert_eq!(s.trusted_proxies.len(), 2);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pricetrack.toml");
+        std::fs::write(&file, "trusted_proxies = [\"::1\", \"172.16.0.0/12\"]\n").unwrap();
+        let s = Settings::from_sources(Some(&file), env(&[])).unwrap();
+        assert_eq!(s.trusted_proxies.len(), 2);
+        let err = Settings::from_sources(None, env(&[("PRICETRACK_TRUSTED_PROXIES", "nginx")]))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("PRICETRACK_TRUSTED_PROXIES"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("nginx"), "{err}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! listener with a fresh database.
 
 pub mod cli;
+pub mod client_address;
 pub mod config;
 pub mod demo;
 pub mod http;

@@ -18,6 +18,8 @@ struct Browser<'a> {
     client: Client,
     cookies: Vec<(String, String)>,
     csrf: String,
+    /// Sent as `X-Forwarded-For` (a client behind a reverse proxy).
+    forwarded_for: Option<String>,
 }
 
 impl<'a> Browser<'a> {
@@ -27,6 +29,21 @@ impl<'a> Browser<'a> {
             client: Client::builder().redirect(Policy::none()).build().unwrap(),
             cookies: Vec::new(),
             csrf: String::new(),
+            forwarded_for: None,
+        }
+    }
+
+    fn behind_proxy_as(app: &'a TestApp, client: &str) -> Self {
+        Self {
+            forwarded_for: Some(client.to_owned()),
+            ..Self::new(app)
+        }
+    }
+
+    fn forwarded(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.forwarded_for {
+            Some(client) => request.header("x-forwarded-for", client),
+            None => request,
         }
     }
 
@@ -52,8 +69,7 @@ impl<'a> Browser<'a> {
 
     async fn get(&mut self, path: &str) -> Response {
         let r = self
-            .client
-            .get(format!("{}{path}", self.app.base))
+            .forwarded(self.client.get(format!("{}{path}", self.app.base)))
             .header("cookie", self.cookie_header())
             .send()
             .await
@@ -74,8 +90,7 @@ impl<'a> Browser<'a> {
 
     async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
         let r = self
-            .client
-            .post(format!("{}{path}", self.app.base))
+            .forwarded(self.client.post(format!("{}{path}", self.app.base)))
             .header("cookie", self.cookie_header())
             .form(form)
             .send()
@@ -239,6 +254,77 @@ async fn signing_in_sets_an_http_only_cookie_and_every_page_renders_with_securit
         assert!(!body.contains(" style=\""), "{path}: no inline style");
         assert!(body.len() < 100_000, "{path}: {} bytes", body.len());
     }
+}
+
+/// Fails six sign-ins as admin from `b`; the last answer's status.
+async fn fail_sign_ins(b: &mut Browser<'_>) -> u16 {
+    let mut status = 0;
+    for _ in 0..6 {
+        let login = b.text("/login").await;
+        let token = field_value(&login, "_login").unwrap();
+        let r = b
+            .post(
+                "/login",
+                &[
+                    ("_login", &token),
+                    ("username", "admin"),
+                    ("password", "nope"),
+                ],
+            )
+            .await;
+        status = r.status().as_u16();
+    }
+    status
+}
+
+async fn sign_in_status(b: &mut Browser<'_>) -> u16 {
+    let login = b.text("/login").await;
+    let token = field_value(&login, "_login").unwrap();
+    b.post(
+        "/login",
+        &[
+            ("_login", &token),
+            ("username", "admin"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await
+    .status()
+    .as_u16()
+}
+
+/// Behind a trusted reverse proxy the rate limit counts per forwarded client;
+/// from an untrusted peer the header is ignored (no fresh address per attempt).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_rate_limit_counts_clients_behind_a_trusted_proxy_apart() {
+    let trusting = pricetrack_server::config::Settings {
+        trusted_proxies: pricetrack_server::client_address::parse_trusted_proxies("127.0.0.1, ::1")
+            .unwrap(),
+        ..pricetrack_server::config::Settings::default()
+    };
+    let app = harness::spawn_app_with(Backend::Sqlite, trusting)
+        .await
+        .expect("sqlite");
+    set_admin_password(&app).await;
+    let mut attacker = Browser::behind_proxy_as(&app, "203.0.113.7");
+    assert_eq!(fail_sign_ins(&mut attacker).await, 429);
+    let mut owner = Browser::behind_proxy_as(&app, "198.51.100.20");
+    assert_eq!(
+        sign_in_status(&mut owner).await,
+        303,
+        "another client signs in"
+    );
+
+    let app = spawn_app(Backend::Sqlite).await.expect("sqlite");
+    set_admin_password(&app).await;
+    let mut attacker = Browser::behind_proxy_as(&app, "203.0.113.7");
+    assert_eq!(fail_sign_ins(&mut attacker).await, 429);
+    let mut spoofing = Browser::behind_proxy_as(&app, "198.51.100.20");
+    assert_eq!(
+        sign_in_status(&mut spoofing).await,
+        429,
+        "an untrusted peer's X-Forwarded-For is not believed"
+    );
 }
 
 async fn wrong_passwords_are_refused_and_rate_limited(app: TestApp) {

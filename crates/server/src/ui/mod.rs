@@ -579,7 +579,17 @@ async fn login(
     }
     let client = extensions
         .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map_or_else(|| "unknown".to_owned(), |ConnectInfo(a)| a.ip().to_string());
+        .map_or_else(
+            || "unknown".to_owned(),
+            |ConnectInfo(a)| {
+                crate::client_address::client_address(
+                    a.ip(),
+                    &headers,
+                    &state.settings.trusted_proxies,
+                )
+                .to_string()
+            },
+        );
     match sessions::login(&state.ctx, form.username.trim(), &form.password, &client).await {
         Ok(new) => {
             let mut response = Redirect::to(&safe_next(&form.next)).into_response();
