@@ -562,6 +562,10 @@ pub struct AnalyticsCache {
     /// Background preparations ([`warm`]) not finished yet, and their end.
     warming: AtomicU64,
     warmed: tokio::sync::Notify,
+    /// Users with a [`warm`] queued but not started.
+    warm_queued: Mutex<std::collections::HashSet<UserId>>,
+    /// One [`warm`] per user at a time.
+    warm_serial: Mutex<HashMap<UserId, Arc<tokio::sync::Mutex<()>>>>,
     last_build: Mutex<Option<BuildStats>>,
 }
 
@@ -581,6 +585,8 @@ impl AnalyticsCache {
             builds: AtomicU64::new(0),
             warming: AtomicU64::new(0),
             warmed: tokio::sync::Notify::new(),
+            warm_queued: Mutex::new(std::collections::HashSet::new()),
+            warm_serial: Mutex::new(HashMap::new()),
             last_build: Mutex::new(None),
         }
     }
@@ -730,11 +736,27 @@ fn blocking_failed(e: tokio::task::JoinError) -> AppError {
 /// combined — so that the next page or API request about them finds them
 /// ready instead of loading and valuing them while it waits. Called after
 /// every ledger change; failures are left for the request that meets them.
+///
+/// A burst of changes (a script recording transactions one by one) costs at
+/// most one preparation under way and one queued per user: a change made
+/// while one is queued is covered by it.
 pub fn warm(ctx: &AppContext, user: &User) {
-    let running = WarmUp::start(&ctx.analytics);
+    let cache = &ctx.analytics;
+    if !lock(&cache.warm_queued).insert(user.id) {
+        return;
+    }
+    let running = WarmUp::start(cache);
     let (ctx, user) = (ctx.clone(), user.clone());
     tokio::spawn(async move {
         let _running = running;
+        // One preparation per user at a time; leaving the queue only when
+        // starting lets the changes made meanwhile queue the next one.
+        let serial = lock(&ctx.analytics.warm_serial)
+            .entry(user.id)
+            .or_default()
+            .clone();
+        let _turn = serial.lock().await;
+        lock(&ctx.analytics.warm_queued).remove(&user.id);
         warm_user(&ctx, &user).await;
     });
 }

@@ -45,6 +45,7 @@ on_both_backends!(
     figures_follow_ledger_and_price_changes,
     a_new_transaction_revalues_only_from_its_date,
     performance_beside_a_benchmark_and_the_returns_and_contributions_tables,
+    a_burst_of_changes_leaves_the_background_preparation_current,
     all_portfolios_combine_into_one_view,
     another_users_portfolio_is_not_found,
     transfers_are_external_flows_without_cash,
@@ -762,6 +763,37 @@ async fn performance_beside_a_benchmark_and_the_returns_and_contributions_tables
     assert_eq!(holdings[0]["symbol"], "AAPL");
     assert_eq!(holdings[0]["gain"], "500");
     assert!(c["modified_dietz_return"].as_f64().unwrap() > 0.0);
+}
+
+async fn a_burst_of_changes_leaves_the_background_preparation_current(app: TestApp) {
+    let p = simple(&app).await;
+    let path = format!("/api/v1/portfolios/{p}/summary");
+    get_ok(&app, &path).await;
+    // A script records transactions one by one; background preparations are
+    // coalesced, but the last change must still be covered.
+    for day in 3..13 {
+        record(
+            &app,
+            p,
+            json!([tx(
+                "buy",
+                "AAPL",
+                &format!("2024-06-{day:02}T15:00:00Z"),
+                "1",
+                "150"
+            )]),
+        )
+        .await;
+    }
+    app.ctx.analytics.settle().await;
+    let builds = app.ctx.analytics.builds();
+    let s = get_ok(&app, &path).await;
+    assert_eq!(
+        app.ctx.analytics.builds(),
+        builds,
+        "the background preparation already covers the last change"
+    );
+    assert_eq!(s["totals"]["market_value"], "3000", "20 shares at 150");
 }
 
 /// An entry older than the cache's age limit answers at once and is reloaded
