@@ -84,6 +84,9 @@ pub struct FetchedBars {
     /// units (GBp → GBP), when it says so. Callers compare it with the
     /// instrument's currency.
     pub currency: Option<Currency>,
+    /// The instrument's first trading day (exchange-local), when the provider
+    /// says so (Yahoo's `firstTradeDate`): fills an unknown listing date.
+    pub first_trade_date: Option<jiff::civil::Date>,
 }
 
 impl FetchedBars {
@@ -96,6 +99,7 @@ impl FetchedBars {
             events: Vec::new(),
             incomplete: None,
             currency: None,
+            first_trade_date: None,
         }
     }
 

@@ -69,6 +69,7 @@ mod wire {
         pub currency: Option<String>,
         pub exchange_timezone_name: Option<String>,
         pub gmtoffset: Option<i64>,
+        pub first_trade_date: Option<i64>,
         pub regular_market_price: Option<f64>,
         pub regular_market_time: Option<i64>,
         pub chart_previous_close: Option<f64>,
@@ -723,6 +724,10 @@ fn decode_bars(
     }
     let mut out = c.finish(NAME);
     out.currency = currency;
+    out.first_trade_date = meta
+        .first_trade_date
+        .and_then(|t| Timestamp::from_second(t).ok())
+        .map(|t| tz.to_datetime(t).date());
     if let Some(ev) = &r.events {
         let in_range = |d: jiff::civil::Date| {
             let k = pricetrack_domain::date_key(d);

@@ -7,6 +7,7 @@
 //! [`status`] and [`quarantine`].
 
 pub mod backfill;
+mod listing;
 pub mod policy;
 pub mod ports;
 pub mod quarantine;

@@ -467,6 +467,13 @@ pub(crate) async fn store_fetched(
     run.provider = Some(fetched.provider.clone());
     run.simulated = fetched.simulated;
     check_currency(ctx, instrument, interval, &fetched, run).await?;
+    super::listing::adopt_first_trade_date(
+        ctx,
+        instrument,
+        fetched.first_trade_date,
+        &fetched.bars,
+    )
+    .await?;
     // Only this series' bars: a confused provider must not write elsewhere.
     let (ours, strays): (Vec<_>, Vec<_>) = fetched
         .bars

@@ -53,6 +53,11 @@ async fn daily_bar_stamped_at_the_new_york_open_is_keyed_by_its_trading_date() {
     assert!(got.rejected.is_empty());
     assert!(!got.simulated);
     assert_eq!(got.incomplete, None);
+    assert_eq!(
+        got.first_trade_date,
+        Some("1980-12-12".parse().unwrap()),
+        "firstTradeDate 345479400 is the 09:30 New York open of Apple's first day"
+    );
     // The request: chart endpoint, periods in seconds (padded a day for
     // exchange time), interval and events.
     let reqs = server.received_requests().await.unwrap();

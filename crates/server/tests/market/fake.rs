@@ -199,7 +199,14 @@ fn generated(
     out
 }
 
-fn chart_json(currency: &str, tz: &str, bars: &[RawBar], now: Timestamp) -> String {
+/// A chart answer; `first_trade` is the meta's `firstTradeDate` when known.
+fn chart_json(
+    currency: &str,
+    tz: &str,
+    bars: &[RawBar],
+    now: Timestamp,
+    first_trade: Option<i64>,
+) -> String {
     let col = |i: usize| -> Vec<serde_json::Value> {
         bars.iter().map(|(_, v)| serde_json::json!(v[i])).collect()
     };
@@ -210,6 +217,7 @@ fn chart_json(currency: &str, tz: &str, bars: &[RawBar], now: Timestamp) -> Stri
                     "currency": currency,
                     "exchangeTimezoneName": tz,
                     "regularMarketTime": now.as_second(),
+                    "firstTradeDate": first_trade,
                 },
                 "timestamp": bars.iter().map(|(t, _)| *t).collect::<Vec<_>>(),
                 "indicators": {"quote": [{
@@ -267,6 +275,7 @@ impl Respond for FakeYahoo {
                 chosen
             }
         };
+        let first_trade = st.listed.get(&symbol).map(|t| t.as_second());
         let (currency, tz, mut bars) = match st.fixtures.get(&symbol) {
             Some((ccy, bars)) => (
                 ccy.clone(),
@@ -306,7 +315,7 @@ impl Respond for FakeYahoo {
             Fault::Timeout => {
                 return ResponseTemplate::new(200)
                     .set_delay(Duration::from_secs(2))
-                    .set_body_string(chart_json(&currency, tz, &bars, now));
+                    .set_body_string(chart_json(&currency, tz, &bars, now, first_trade));
             }
             Fault::Garbage => {
                 return ResponseTemplate::new(200)
@@ -330,7 +339,7 @@ impl Respond for FakeYahoo {
         }
         ResponseTemplate::new(200)
             .insert_header("content-type", "application/json")
-            .set_body_string(chart_json(&currency, tz, &bars, now))
+            .set_body_string(chart_json(&currency, tz, &bars, now, first_trade))
     }
 }
 

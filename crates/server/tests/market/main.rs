@@ -64,6 +64,7 @@ on_both_backends!(
     a_faulty_provider_cannot_corrupt_the_store,
     manual_instruments_are_never_fetched_and_demo_ones_only_from_demo,
     intraday_series_follow_open_positions_not_past_trades,
+    the_providers_first_trade_date_becomes_an_unknown_listing_date,
 );
 
 http_on_both_backends!(

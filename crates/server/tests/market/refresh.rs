@@ -831,3 +831,59 @@ pub async fn intraday_series_follow_open_positions_not_past_trades(db: TestDatab
         "a watchlist entry watches it again"
     );
 }
+
+pub async fn the_providers_first_trade_date_becomes_an_unknown_listing_date(db: TestDatabase) {
+    let e = env(db, "2024-06-11T15:00:00Z").await;
+    for s in ["NEWCO", "OLDCO", "PRECO"] {
+        e.fake.list(s, "2020-03-02T14:30:00Z");
+        add(&e.ctx, s, InstrumentKind::Stock, "yahoo").await;
+    }
+    // OLDCO's listing date was typed in by a user: it stays.
+    let oldco = e
+        .ctx
+        .store
+        .get_instrument(&sym("OLDCO"))
+        .await
+        .unwrap()
+        .unwrap();
+    let typed: jiff::civil::Date = "2019-06-01".parse().unwrap();
+    e.ctx
+        .store
+        .update_instrument(&oldco.with_listing_date(Some(typed)))
+        .await
+        .unwrap();
+    // PRECO already has a bar from before the provider's first trading day:
+    // the adopted date must not make it implausible.
+    let early = Bar::new(
+        sym("PRECO"),
+        Interval::D1,
+        "2019-12-31T00:00:00Z".parse().unwrap(),
+        Ohlcv {
+            open: 10.0,
+            high: 10.0,
+            low: 10.0,
+            close: 10.0,
+            volume: 0.0,
+        },
+    )
+    .unwrap();
+    e.ctx.store.upsert_bars(&[early]).await.unwrap();
+
+    let report = e.step().await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    let listing = |s: &'static str| {
+        let ctx = e.ctx.clone();
+        async move {
+            ctx.store
+                .get_instrument(&sym(s))
+                .await
+                .unwrap()
+                .unwrap()
+                .listing_date
+                .map(|d| d.to_string())
+        }
+    };
+    assert_eq!(listing("NEWCO").await.as_deref(), Some("2020-03-02"));
+    assert_eq!(listing("OLDCO").await.as_deref(), Some("2019-06-01"));
+    assert_eq!(listing("PRECO").await.as_deref(), Some("2019-12-31"));
+}
