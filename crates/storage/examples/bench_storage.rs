@@ -247,7 +247,7 @@ async fn bytes_on_disk(target: &DatabaseTarget) -> u64 {
                 .expect("connect");
             tokio::spawn(connection);
             let row = client
-                .query_one("SELECT pg_total_relation_size('bars')", &[])
+                .query_one("SELECT pg_total_relation_size('bar_blocks')", &[])
                 .await
                 .expect("size");
             u64::try_from(row.get::<_, i64>(0)).unwrap_or(0)

@@ -10,6 +10,7 @@
 //! # Ok(()) }
 //! ```
 
+mod bar_blocks;
 mod codec;
 mod error;
 mod migrations;

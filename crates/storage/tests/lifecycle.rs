@@ -25,7 +25,8 @@ async fn migrations_apply_once(db: &testing::TestDatabase) {
             "0002_ui",
             "0003_market_data",
             "0004_portfolio_settings",
-            "0005_listing_date"
+            "0005_listing_date",
+            "0006_bar_blocks"
         ]
     );
     assert!(migrate(&db.target).await.unwrap().is_empty());
@@ -45,6 +46,115 @@ async fn postgres_migrations_apply_once_and_are_recorded() {
         return;
     };
     migrations_apply_once(&db).await;
+}
+
+/// The row-per-bar table of migrations 0001–0005, as a database made before 0006 has it.
+const LEGACY_BARS: &str = "CREATE TABLE bars (
+    instrument_id INTEGER NOT NULL, interval SMALLINT NOT NULL, time BIGINT NOT NULL,
+    open DOUBLE PRECISION NOT NULL, high DOUBLE PRECISION NOT NULL,
+    low DOUBLE PRECISION NOT NULL, close DOUBLE PRECISION NOT NULL,
+    volume DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (instrument_id, interval, time))";
+
+/// Rows for the legacy table: 100 five-minute bars (crossing several blocks) and two
+/// daily bars of 1960, as `(interval code, time, close)`.
+fn legacy_rows() -> Vec<(i16, i64, f64)> {
+    let mut rows: Vec<(i16, i64, f64)> = (0..100)
+        .map(|i| (2, 1_700_000_000 + i * 300, 100.0 + i as f64))
+        .collect();
+    rows.push((5, -315_619_200, 55.5));
+    rows.push((5, -315_532_800, 56.5));
+    rows
+}
+
+/// Turns a migrated database back into one at migration 0005 holding `legacy_rows`
+/// for AAPL, migrates it again, and checks every bar survived the conversion.
+async fn row_per_bar_data_survives_migration_0006(db: &testing::TestDatabase) {
+    use pricetrack_app::ports::BarRange;
+    use pricetrack_domain::Interval;
+    let store = db.open().await;
+    store.create_instrument(&aapl()).await.unwrap();
+    drop(store);
+    let rows = legacy_rows();
+    match &db.target {
+        DatabaseTarget::Sqlite(path) => {
+            let conn = rusqlite::Connection::open(path).unwrap();
+            conn.execute_batch(&format!(
+                "DROP TABLE bar_blocks; DELETE FROM schema_migrations WHERE name = '0006_bar_blocks';
+                 {LEGACY_BARS};"
+            ))
+            .unwrap();
+            for (interval, time, close) in &rows {
+                conn.execute(
+                    "INSERT INTO bars VALUES ((SELECT id FROM instruments WHERE symbol = 'AAPL'),
+                     ?1, ?2, ?3, ?3 + 1, ?3 - 1, ?3, 1000)",
+                    rusqlite::params![interval, time, close],
+                )
+                .unwrap();
+            }
+        }
+        DatabaseTarget::Postgres(url) => {
+            let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(connection);
+            client
+                .batch_execute(&format!(
+                    "DROP TABLE bar_blocks; DELETE FROM schema_migrations WHERE name = '0006_bar_blocks';
+                     {LEGACY_BARS};"
+                ))
+                .await
+                .unwrap();
+            for (interval, time, close) in &rows {
+                client
+                    .execute(
+                        "INSERT INTO bars VALUES ((SELECT id FROM instruments WHERE symbol = 'AAPL'),
+                         $1, $2, $3::float8, $3::float8 + 1, $3::float8 - 1, $3::float8, 1000)",
+                        &[interval, time, close],
+                    )
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    assert_eq!(migrate(&db.target).await.unwrap(), ["0006_bar_blocks"]);
+    let store = db.open().await;
+    let symbol = aapl().symbol;
+    assert_eq!(store.count_bars(&symbol).await.unwrap(), rows.len() as u64);
+    let five = store
+        .bars(&symbol, Interval::M5, BarRange::default())
+        .await
+        .unwrap();
+    let got: Vec<(i64, f64, f64)> = five
+        .iter()
+        .map(|b| (b.time.as_second(), b.close, b.high))
+        .collect();
+    let want: Vec<(i64, f64, f64)> = rows[..100]
+        .iter()
+        .map(|&(_, t, c)| (t, c, c + 1.0))
+        .collect();
+    assert_eq!(got, want);
+    let daily = store
+        .bars(&symbol, Interval::D1, BarRange::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        daily.iter().map(|b| b.close).collect::<Vec<_>>(),
+        [55.5, 56.5]
+    );
+}
+
+#[tokio::test]
+async fn sqlite_row_per_bar_data_survives_the_move_to_blocks() {
+    row_per_bar_data_survives_migration_0006(&testing::fresh_sqlite().await).await;
+}
+
+#[tokio::test]
+async fn postgres_row_per_bar_data_survives_the_move_to_blocks() {
+    let Some(db) = testing::fresh_postgres().await else {
+        return;
+    };
+    row_per_bar_data_survives_migration_0006(&db).await;
 }
 
 #[tokio::test]

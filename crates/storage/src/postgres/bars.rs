@@ -1,225 +1,186 @@
-//! Bars on PostgreSQL: the hot path.
+//! Bars on PostgreSQL: the hot path, stored as blocks (see [`crate::bar_blocks`]).
 //!
 //! Writes: one transaction per call. The call's instruments are resolved and locked
-//! once (`FOR KEY SHARE`, what a foreign key would take per row), and rows are sorted by
-//! key. Then two paths:
-//! - rows later than the latest stored bar of their series (a live feed, a first
-//!   backfill: nearly everything) are new for sure and go by binary `COPY` straight
-//!   into `bars` — PostgreSQL's fastest insert path;
-//! - the others go in chunks by binary `COPY` into a session-local staging table, and
-//!   one `INSERT ... SELECT ... ON CONFLICT DO UPDATE ... RETURNING (xmax = 0)` per chunk
-//!   moves them into `bars`, counting new rows (xmax = 0) against replaced ones.
-//!
-//! The binary COPY stream is encoded by hand: the format is fixed and simple, and this
-//! avoids a dynamic `ToSql` call per field (8 per bar) on the hottest loop we have.
+//! once (`FOR KEY SHARE`, what a foreign key would take per row); rows are sorted by
+//! key and grouped by block. Rewriting a block is read-modify-write, so writers of the
+//! same series are serialised by a transaction-scoped advisory lock per series (taken
+//! in key order, so two writers cannot deadlock); then the touched blocks are read in
+//! one query, merged in Rust (which counts new against replaced bars) and the changed
+//! ones written back in one `INSERT … ON CONFLICT DO UPDATE` over `unnest` arrays.
+//! Round trips per call are a handful whatever its size (in chunks of
+//! [`BLOCKS_PER_STATEMENT`]).
 
 use super::{PgStore, count, db, get};
-use crate::codec::{BarBatch, BarRow, bar, ceil_second, floor_second};
-use bytes::{BufMut, Bytes, BytesMut};
-use futures_util::SinkExt;
+use crate::bar_blocks::{self, BlockView, RangeCollector};
+use crate::codec::{BarBatch, BarRow, bar, ceil_second, corrupt, floor_second};
 use pricetrack_app::ports::{BarRange, StoreError, StoreResult, UpsertCounts};
-use pricetrack_domain::{Bar, Interval, Ohlcv, Symbol};
+use pricetrack_domain::{Bar, Interval, Symbol};
 use std::collections::HashMap;
 
-/// Rows per COPY + INSERT round: bounds the staging table and the memory of one chunk.
-const CHUNK_ROWS: usize = 50_000;
-/// COPY data is sent in messages of about this size.
-const COPY_MESSAGE_BYTES: usize = 1 << 20;
+/// Blocks read or written per statement: bounds the size of one message.
+const BLOCKS_PER_STATEMENT: usize = 4_096;
+/// First key of the advisory locks on bar series (two-key form: the instrument id and
+/// this plus the interval code). Arbitrary, fixed; the migration lock uses the
+/// one-key form, a separate key space.
+const SERIES_LOCK_SPACE: i32 = 0x4241_5200; // "BAR\0"
 
-const CREATE_STAGING: &str = "CREATE TEMP TABLE IF NOT EXISTS bars_staging (
-        instrument_id INTEGER          NOT NULL,
-        interval      SMALLINT         NOT NULL,
-        time          BIGINT           NOT NULL,
-        open          DOUBLE PRECISION NOT NULL,
-        high          DOUBLE PRECISION NOT NULL,
-        low           DOUBLE PRECISION NOT NULL,
-        close         DOUBLE PRECISION NOT NULL,
-        volume        DOUBLE PRECISION NOT NULL
-    ) ON COMMIT DELETE ROWS";
-
-/// Moves the staging rows into `bars`. A row whose key exists is "replaced" whether or
-/// not its values change, but only rows whose values differ are rewritten: re-ingesting
-/// overlapping history (a backfill, a refetch of the last bars) then costs no new row
-/// versions. Keys are unique within the staging table (deduplicated in Rust), so every
-/// row is either inserted (xmax = 0 in RETURNING) or replaced.
-const MERGE_STAGING: &str = "WITH upserted AS (
-        INSERT INTO bars (instrument_id, interval, time, open, high, low, close, volume)
-        SELECT instrument_id, interval, time, open, high, low, close, volume FROM bars_staging
-        ON CONFLICT (instrument_id, interval, time) DO UPDATE
-        SET open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low,
-            close = EXCLUDED.close, volume = EXCLUDED.volume
-        WHERE (bars.open, bars.high, bars.low, bars.close, bars.volume)
-              IS DISTINCT FROM
-              (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close, EXCLUDED.volume)
-        RETURNING (xmax = 0) AS inserted
-    )
-    SELECT count(*) FILTER (WHERE inserted) FROM upserted";
-
-/// Binary COPY header: signature, flags, header-extension length.
-const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
-/// Bytes of one encoded row: field count, 8 length words, 4 + 2 + 8 + 5 × 8 data bytes.
-const ROW_BYTES: usize = 2 + 8 * 4 + 4 + 2 + 8 + 5 * 8;
-
-fn encode_row(buf: &mut BytesMut, r: &BarRow) {
-    buf.put_i16(8);
-    buf.put_i32(4);
-    buf.put_i32(r.instrument_id);
-    buf.put_i32(2);
-    buf.put_i16(r.interval);
-    buf.put_i32(8);
-    buf.put_i64(r.time);
-    for v in [r.open, r.high, r.low, r.close, r.volume] {
-        buf.put_i32(8);
-        buf.put_f64(v);
-    }
-}
-
-/// Streams `rows` into an open `COPY ... FROM STDIN (FORMAT binary)`.
-async fn copy_rows(
-    tx: &deadpool_postgres::Transaction<'_>,
-    statement: &tokio_postgres::Statement,
-    rows: &[BarRow],
-) -> Result<u64, tokio_postgres::Error> {
-    let sink = tx.copy_in::<_, Bytes>(statement).await?;
-    futures_util::pin_mut!(sink);
-    let mut buf = BytesMut::with_capacity(COPY_MESSAGE_BYTES + ROW_BYTES);
-    buf.extend_from_slice(COPY_HEADER);
+/// Serialises writers of the series in `rows` (sorted by key) until the end of `tx`.
+async fn lock_series(tx: &deadpool_postgres::Transaction<'_>, rows: &[BarRow]) -> StoreResult<()> {
+    let mut ids: Vec<i32> = Vec::new();
+    let mut spaces: Vec<i32> = Vec::new();
     for r in rows {
-        encode_row(&mut buf, r);
-        if buf.len() >= COPY_MESSAGE_BYTES {
-            let full = std::mem::replace(
-                &mut buf,
-                BytesMut::with_capacity(COPY_MESSAGE_BYTES + ROW_BYTES),
-            );
-            sink.as_mut().send(full.freeze()).await?;
+        let space = SERIES_LOCK_SPACE + i32::from(r.interval);
+        if ids.last() != Some(&r.instrument_id) || spaces.last() != Some(&space) {
+            ids.push(r.instrument_id);
+            spaces.push(space);
         }
     }
-    buf.put_i16(-1);
-    sink.as_mut().send(buf.freeze()).await?;
-    sink.as_mut().finish().await
+    // unnest yields the arrays in order, so locks are taken in key order.
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(s.id, s.space)
+         FROM unnest($1::int4[], $2::int4[]) AS s(id, space)",
+        &[&ids, &spaces],
+    )
+    .await
+    .map_err(db("locking bar series"))?;
+    Ok(())
 }
 
-/// Splits sorted rows into appends (later than everything stored for their series,
-/// the normal case for a live feed and a first backfill) and the rest.
-async fn split_appends(
-    tx: &deadpool_postgres::Transaction<'_>,
-    rows: Vec<BarRow>,
-) -> StoreResult<(Vec<BarRow>, Vec<BarRow>)> {
-    let mut series_ids: Vec<i32> = Vec::new();
-    let mut series_intervals: Vec<i16> = Vec::new();
-    for r in &rows {
-        if series_ids.last() != Some(&r.instrument_id)
-            || series_intervals.last() != Some(&r.interval)
-        {
-            series_ids.push(r.instrument_id);
-            series_intervals.push(r.interval);
-        }
-    }
-    // One index probe per series, backwards from its end.
-    let latest = tx
-        .query(
-            "SELECT s.instrument_id, s.interval,
-                    (SELECT max(b.time) FROM bars b
-                     WHERE b.instrument_id = s.instrument_id AND b.interval = s.interval)
-             FROM unnest($1::int4[], $2::int2[]) AS s(instrument_id, interval)",
-            &[&series_ids, &series_intervals],
-        )
-        .await
-        .map_err(db("finding the latest stored bars"))?;
-    let mut last_stored: HashMap<(i32, i16), i64> = HashMap::with_capacity(latest.len());
-    for row in &latest {
-        let max: Option<i64> = get(row, 2, "bars.time")?;
-        if let Some(max) = max {
-            last_stored.insert(
-                (
-                    get(row, 0, "bars.instrument_id")?,
-                    get(row, 1, "bars.interval")?,
-                ),
-                max,
-            );
-        }
-    }
-    let (appended, overlapping): (Vec<BarRow>, Vec<BarRow>) = rows.into_iter().partition(|r| {
-        last_stored
-            .get(&(r.instrument_id, r.interval))
-            .is_none_or(|max| r.time > *max)
-    });
-    Ok((appended, overlapping))
+type BlockKey = (i32, i16, i32);
+
+fn block_number(block: i64) -> StoreResult<i32> {
+    i32::try_from(block).map_err(|_| corrupt("bar_blocks.block", format!("{block} out of range")))
 }
 
-/// COPYs rows that are new for sure straight into `bars`: no staging table, no conflict
-/// handling, PostgreSQL's batched COPY insert path. Returns false (and undoes the
-/// partial COPY) when a concurrent writer stored one of the keys first.
-async fn copy_appends(
+/// The stored blocks among `keys`, by key.
+async fn stored_blocks(
     tx: &deadpool_postgres::Transaction<'_>,
-    rows: &[BarRow],
-) -> StoreResult<bool> {
-    tx.batch_execute("SAVEPOINT bars_append")
-        .await
-        .map_err(db("copying bars"))?;
-    let copy = tx
+    keys: &[BlockKey],
+) -> StoreResult<HashMap<BlockKey, Vec<u8>>> {
+    let stmt = tx
         .prepare_cached(
-            "COPY bars (instrument_id, interval, time, open, high, low, close, volume)
-             FROM STDIN (FORMAT binary)",
+            "SELECT b.instrument_id, b.interval, b.block, b.data
+             FROM unnest($1::int4[], $2::int2[], $3::int4[]) AS k(instrument_id, interval, block)
+             JOIN bar_blocks b USING (instrument_id, interval, block)",
         )
         .await
-        .map_err(db("copying bars"))?;
-    match copy_rows(tx, &copy, rows).await {
-        Ok(_) => {
-            tx.batch_execute("RELEASE SAVEPOINT bars_append")
-                .await
-                .map_err(db("copying bars"))?;
-            Ok(true)
+        .map_err(db("reading bar blocks"))?;
+    let mut found = HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(BLOCKS_PER_STATEMENT) {
+        let ids: Vec<i32> = chunk.iter().map(|k| k.0).collect();
+        let intervals: Vec<i16> = chunk.iter().map(|k| k.1).collect();
+        let blocks: Vec<i32> = chunk.iter().map(|k| k.2).collect();
+        for row in tx
+            .query(&stmt, &[&ids, &intervals, &blocks])
+            .await
+            .map_err(db("reading bar blocks"))?
+        {
+            let key = (
+                get(&row, 0, "bar_blocks.instrument_id")?,
+                get(&row, 1, "bar_blocks.interval")?,
+                get(&row, 2, "bar_blocks.block")?,
+            );
+            found.insert(key, get::<Vec<u8>>(&row, 3, "bar_blocks.data")?);
         }
-        Err(e) if super::is_unique_violation(&e) => {
-            tx.batch_execute("ROLLBACK TO SAVEPOINT bars_append")
-                .await
-                .map_err(db("copying bars"))?;
-            Ok(false)
-        }
-        Err(e) => Err(StoreError::backend("copying bars", e)),
     }
+    Ok(found)
 }
 
-/// Upserts rows that may exist: binary COPY into the session's staging table, then
-/// one `INSERT ... ON CONFLICT DO UPDATE` per chunk, counting new against replaced.
-async fn merge(
+/// Merges sorted, deduplicated rows into their blocks inside `tx`.
+pub(super) async fn write_blocks(
     tx: &deadpool_postgres::Transaction<'_>,
     rows: &[BarRow],
 ) -> StoreResult<UpsertCounts> {
-    tx.batch_execute(CREATE_STAGING)
-        .await
-        .map_err(db("creating the bar staging table"))?;
-    let copy = tx
+    if rows.is_empty() {
+        return Ok(UpsertCounts::default());
+    }
+    lock_series(tx, rows).await?;
+    let groups = bar_blocks::groups(rows)?;
+    let keys = groups
+        .iter()
+        .map(|g| Ok((g.instrument_id, g.interval, block_number(g.block)?)))
+        .collect::<StoreResult<Vec<BlockKey>>>()?;
+    let stored = stored_blocks(tx, &keys).await?;
+    let mut counts = UpsertCounts::default();
+    let mut changed: Vec<(BlockKey, Vec<u8>)> = Vec::with_capacity(groups.len());
+    for (group, key) in groups.iter().zip(keys) {
+        let view = stored
+            .get(&key)
+            .map(|bytes| BlockView::parse(bytes, group.start))
+            .transpose()?;
+        let merged = bar_blocks::merge(view, group.start, group.rows)?;
+        counts += merged.counts;
+        if let Some(bytes) = merged.bytes {
+            changed.push((key, bytes));
+        }
+    }
+    drop(stored);
+    let stmt = tx
         .prepare_cached(
-            "COPY bars_staging (instrument_id, interval, time, open, high, low, close, volume)
-             FROM STDIN (FORMAT binary)",
+            "INSERT INTO bar_blocks (instrument_id, interval, block, data)
+             SELECT * FROM unnest($1::int4[], $2::int2[], $3::int4[], $4::bytea[])
+             ON CONFLICT (instrument_id, interval, block) DO UPDATE SET data = EXCLUDED.data",
         )
         .await
-        .map_err(db("copying bars"))?;
-    let merge = tx
-        .prepare_cached(MERGE_STAGING)
-        .await
-        .map_err(db("merging bars"))?;
-    let mut counts = UpsertCounts::default();
-    for (i, chunk) in rows.chunks(CHUNK_ROWS).enumerate() {
-        if i > 0 {
-            tx.batch_execute("TRUNCATE bars_staging")
-                .await
-                .map_err(db("clearing the bar staging table"))?;
-        }
-        copy_rows(tx, &copy, chunk)
+        .map_err(db("writing bar blocks"))?;
+    for chunk in changed.chunks(BLOCKS_PER_STATEMENT) {
+        let ids: Vec<i32> = chunk.iter().map(|(k, _)| k.0).collect();
+        let intervals: Vec<i16> = chunk.iter().map(|(k, _)| k.1).collect();
+        let blocks: Vec<i32> = chunk.iter().map(|(k, _)| k.2).collect();
+        let data: Vec<&[u8]> = chunk.iter().map(|(_, d)| d.as_slice()).collect();
+        tx.execute(&stmt, &[&ids, &intervals, &blocks, &data])
             .await
-            .map_err(db("copying bars"))?;
-        let row = tx
-            .query_one(&merge, &[])
-            .await
-            .map_err(db("merging bars"))?;
-        let inserted = count(get(&row, 0, "inserted count")?);
-        counts.inserted += inserted;
-        counts.replaced += (chunk.len() as u64).saturating_sub(inserted);
+            .map_err(db("writing bar blocks"))?;
     }
     Ok(counts)
+}
+
+/// Migration `0006_bar_blocks`: moves the bars of the row-per-bar table of
+/// migrations 0001–0005 into blocks, then drops that table. Runs inside the
+/// migration's transaction, so a failure leaves the database as it was.
+pub(super) async fn convert_row_bars(tx: &deadpool_postgres::Transaction<'_>) -> StoreResult<u64> {
+    const CHUNK: usize = 50_000;
+    let mut moved = 0;
+    let mut after: Option<(i32, i16, i64)> = None;
+    // Keyset pagination: bounded memory whatever the table's size.
+    loop {
+        let (id, interval, time) = after.unwrap_or((i32::MIN, i16::MIN, i64::MIN));
+        let rows = tx
+            .query(
+                "SELECT instrument_id, interval, time, open, high, low, close, volume FROM bars
+                 WHERE (instrument_id, interval, time) > ($1, $2, $3)
+                 ORDER BY instrument_id, interval, time LIMIT $4",
+                &[&id, &interval, &time, &(CHUNK as i64)],
+            )
+            .await
+            .map_err(db("reading row-per-bar data"))?;
+        let chunk = rows
+            .iter()
+            .map(|row| {
+                Ok(BarRow {
+                    instrument_id: get(row, 0, "bars.instrument_id")?,
+                    interval: get(row, 1, "bars.interval")?,
+                    time: get(row, 2, "bars.time")?,
+                    open: get(row, 3, "bars.open")?,
+                    high: get(row, 4, "bars.high")?,
+                    low: get(row, 5, "bars.low")?,
+                    close: get(row, 6, "bars.close")?,
+                    volume: get(row, 7, "bars.volume")?,
+                })
+            })
+            .collect::<StoreResult<Vec<BarRow>>>()?;
+        let Some(last) = chunk.last() else { break };
+        after = Some(last.key());
+        // A chunk may end inside a block: the next chunk merges into the stored block.
+        moved += write_blocks(tx, &chunk).await?.inserted;
+        if chunk.len() < CHUNK {
+            break;
+        }
+    }
+    tx.batch_execute("DROP TABLE bars")
+        .await
+        .map_err(db("dropping the row-per-bar table"))?;
+    Ok(moved)
 }
 
 impl PgStore {
@@ -252,29 +213,7 @@ impl PgStore {
         }
         drop(by_symbol);
         let rows = batch.resolve(&ids);
-
-        let mut counts = UpsertCounts::default();
-        let (appended, overlapping) = split_appends(&tx, rows).await?;
-        let overlapping = if appended.is_empty() {
-            overlapping
-        } else {
-            match copy_appends(&tx, &appended).await? {
-                true => {
-                    counts.inserted += appended.len() as u64;
-                    overlapping
-                }
-                // Another writer added some of these keys meanwhile: merge them all.
-                false => {
-                    let mut all = appended;
-                    all.extend(overlapping);
-                    all.sort_by_key(BarRow::key);
-                    all
-                }
-            }
-        };
-        if !overlapping.is_empty() {
-            counts += merge(&tx, &overlapping).await?;
-        }
+        let counts = write_blocks(&tx, &rows).await?;
         tx.commit().await.map_err(db("committing bars"))?;
         Ok(counts)
     }
@@ -287,62 +226,75 @@ impl PgStore {
     ) -> StoreResult<Vec<Bar>> {
         let client = self.client().await?;
         let to = range.to.map_or(i64::MAX, floor_second);
-        // LIMIT NULL is no limit.
-        let limit = range.limit.map(i64::from);
-        let (sql, from) = match range.from {
-            Some(from) => (
-                "SELECT time, open, high, low, close, volume FROM bars
-                 WHERE instrument_id = (SELECT id FROM instruments WHERE symbol = $1)
-                   AND interval = $2 AND time >= $3 AND time <= $4
-                 ORDER BY time LIMIT $5",
-                ceil_second(from),
-            ),
-            // Without a lower bound the caller wants the latest bars: read backwards.
-            None => (
-                "SELECT time, open, high, low, close, volume FROM bars
-                 WHERE instrument_id = (SELECT id FROM instruments WHERE symbol = $1)
-                   AND interval = $2 AND time >= $3 AND time <= $4
-                 ORDER BY time DESC LIMIT $5",
-                i64::MIN,
-            ),
+        let from = range.from.map(ceil_second);
+        let secs = interval.seconds();
+        let (lo, hi) = bar_blocks::block_span(secs, from, to);
+        let (mut lo, mut hi) = (block_number(lo)?, block_number(hi)?);
+        let mut collector = RangeCollector::new(from, to, range.limit);
+        let sql = if collector.newest_first() {
+            "SELECT block, data FROM bar_blocks
+             WHERE instrument_id = (SELECT id FROM instruments WHERE symbol = $1)
+               AND interval = $2 AND block BETWEEN $3 AND $4
+             ORDER BY block DESC LIMIT $5"
+        } else {
+            "SELECT block, data FROM bar_blocks
+             WHERE instrument_id = (SELECT id FROM instruments WHERE symbol = $1)
+               AND interval = $2 AND block BETWEEN $3 AND $4
+             ORDER BY block LIMIT $5"
         };
         let stmt = client
             .prepare_cached(sql)
             .await
             .map_err(db("reading bars"))?;
-        let rows = client
-            .query(
-                &stmt,
-                &[&symbol.as_str(), &interval.code(), &from, &to, &limit],
-            )
-            .await
-            .map_err(db("reading bars"))?;
-        let mut bars = rows
-            .iter()
-            .map(|row| {
-                let v = Ohlcv {
-                    open: get(row, 1, "bars.open")?,
-                    high: get(row, 2, "bars.high")?,
-                    low: get(row, 3, "bars.low")?,
-                    close: get(row, 4, "bars.close")?,
-                    volume: get(row, 5, "bars.volume")?,
-                };
-                bar(symbol, interval, get(row, 0, "bars.time")?, v)
-            })
-            .collect::<StoreResult<Vec<Bar>>>()?;
-        if range.from.is_none() {
-            bars.reverse();
+        // With a limit, read blocks a page at a time (most blocks hold many bars, so the
+        // first page usually suffices; sparse series double the page until done).
+        let mut page: Option<i64> = range.limit.map(|l| i64::from(l) / 16 + 2);
+        while lo <= hi && !collector.is_full() {
+            let rows = client
+                .query(
+                    &stmt,
+                    &[&symbol.as_str(), &interval.code(), &lo, &hi, &page],
+                )
+                .await
+                .map_err(db("reading bars"))?;
+            let mut last_block = None;
+            for row in &rows {
+                let block: i32 = get(row, 0, "bar_blocks.block")?;
+                let bytes: &[u8] = get(row, 1, "bar_blocks.data")?;
+                let start = i64::from(block) * bar_blocks::width(secs);
+                collector.take(BlockView::parse(bytes, start)?);
+                last_block = Some(block);
+                if collector.is_full() {
+                    break;
+                }
+            }
+            match (page, last_block) {
+                (Some(p), Some(last)) if (rows.len() as i64) == p => {
+                    if collector.newest_first() {
+                        hi = last - 1;
+                    } else {
+                        lo = last + 1;
+                    }
+                    page = Some(p * 2);
+                }
+                _ => break,
+            }
         }
-        Ok(bars)
+        collector
+            .finish()
+            .into_iter()
+            .map(|r| bar(symbol, interval, r.time, r.values))
+            .collect()
     }
 
     pub(super) async fn pg_count_bars(&self, symbol: &Symbol) -> StoreResult<u64> {
         let client = self.client().await?;
+        let record = bar_blocks::RECORD_BYTES as i32;
         let n: i64 = client
             .query_one(
-                "SELECT count(*) FROM bars
+                "SELECT coalesce(sum((octet_length(data) - 1) / $2::int4), 0)::int8 FROM bar_blocks
                  WHERE instrument_id = (SELECT id FROM instruments WHERE symbol = $1)",
-                &[&symbol.as_str()],
+                &[&symbol.as_str(), &record],
             )
             .await
             .map_err(db("counting bars"))?

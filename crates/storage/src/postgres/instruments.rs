@@ -195,8 +195,9 @@ impl PgStore {
                 transactions: count(referencing),
             });
         }
-        // bars has no foreign key (see the migration): its rows go explicitly, same transaction.
-        tx.execute("DELETE FROM bars WHERE instrument_id = $1", &[&id])
+        // Bar blocks have no foreign key (see the migration): they go explicitly, in
+        // the same transaction.
+        tx.execute("DELETE FROM bar_blocks WHERE instrument_id = $1", &[&id])
             .await
             .map_err(db("deleting an instrument's bars"))?;
         tx.execute("DELETE FROM instruments WHERE id = $1", &[&id])

@@ -44,6 +44,12 @@ pub(crate) async fn migrate(pool: &Pool, target: &str) -> Result<Vec<String>, Co
             continue;
         }
         tx.batch_execute(migration.sql).await.map_err(failed)?;
+        after_migration(&tx, migration.name)
+            .await
+            .map_err(|source| ConnectError::Migration {
+                name: migration.name.to_owned(),
+                source: Box::new(source),
+            })?;
         tx.execute(
             "INSERT INTO schema_migrations (name) VALUES ($1)",
             &[&migration.name],
@@ -55,4 +61,19 @@ pub(crate) async fn migrate(pool: &Pool, target: &str) -> Result<Vec<String>, Co
         applied.push(migration.name.to_owned());
     }
     Ok(applied)
+}
+
+/// Data conversions run right after their migration's SQL, in the same transaction
+/// (the block encoder lives in Rust, shared with every write).
+async fn after_migration(
+    tx: &deadpool_postgres::Transaction<'_>,
+    name: &str,
+) -> Result<(), pricetrack_app::ports::StoreError> {
+    if name == "0006_bar_blocks" {
+        let moved = super::bars::convert_row_bars(tx).await?;
+        if moved > 0 {
+            tracing::info!(bars = moved, "moved bars into blocks");
+        }
+    }
+    Ok(())
 }

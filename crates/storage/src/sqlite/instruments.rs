@@ -174,9 +174,9 @@ pub(super) fn delete(conn: &mut Connection, symbol: &Symbol) -> StoreResult<Dele
             transactions: u64::try_from(referencing).unwrap_or(0),
         });
     }
-    // bars has no foreign key (see the migration): its rows go explicitly, same transaction.
-    tx.execute("DELETE FROM bars WHERE instrument_id = ?1", [id])
-        .map_err(db("deleting an instrument's bars"))?;
+    // Bar blocks have no foreign key (their key packs the instrument id): they go
+    // explicitly, in the same transaction.
+    super::bars::delete_instrument_bars(&tx, id)?;
     tx.execute("DELETE FROM instruments WHERE id = ?1", [id])
         .map_err(db("deleting an instrument"))?;
     tx.commit().map_err(db("deleting an instrument"))?;

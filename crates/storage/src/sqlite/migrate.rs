@@ -37,6 +37,10 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<Vec<String>,
             continue;
         }
         tx.execute_batch(migration.sql).map_err(failed)?;
+        after_migration(&tx, migration.name).map_err(|source| ConnectError::Migration {
+            name: migration.name.to_owned(),
+            source: Box::new(source),
+        })?;
         tx.execute(
             "INSERT INTO schema_migrations (name, applied_at) VALUES (?1, ?2)",
             rusqlite::params![migration.name, jiff::Timestamp::now().as_microsecond()],
@@ -47,4 +51,19 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<Vec<String>,
         applied.push(migration.name.to_owned());
     }
     Ok(applied)
+}
+
+/// Data conversions that SQL alone cannot express, run right after their migration's
+/// SQL in the same transaction.
+fn after_migration(
+    tx: &rusqlite::Transaction<'_>,
+    name: &str,
+) -> Result<(), pricetrack_app::ports::StoreError> {
+    if name == "0006_bar_blocks" {
+        let moved = super::bars::convert_row_bars(tx)?;
+        if moved > 0 {
+            tracing::info!(bars = moved, "moved bars into blocks");
+        }
+    }
+    Ok(())
 }

@@ -617,6 +617,213 @@ pub async fn bars_of_an_unknown_symbol_are_empty(store: S) {
     assert_eq!(store.count_bars(&sym("NOPE")).await.unwrap(), 0);
 }
 
+/// What a range query must return, computed from the bars written (ascending).
+fn expected_range(bars: &[Bar], range: BarRange) -> Vec<Bar> {
+    let inside: Vec<&Bar> = bars
+        .iter()
+        .filter(|b| range.from.is_none_or(|f| b.time >= f) && range.to.is_none_or(|t| b.time <= t))
+        .collect();
+    let limit = range.limit.map_or(usize::MAX, |l| l as usize);
+    let picked: Vec<&Bar> = if range.from.is_some() {
+        inside.into_iter().take(limit).collect()
+    } else {
+        let skip = inside.len().saturating_sub(limit);
+        inside.into_iter().skip(skip).collect()
+    };
+    picked.into_iter().cloned().collect()
+}
+
+/// 1,000 five-minute bars with a gap (a closed market) span dozens of storage
+/// blocks; every kind of range must read as if they were one sequence.
+pub async fn ranges_across_many_blocks_read_like_one_sequence(store: S) {
+    add_instrument(&store, "AAPL").await;
+    let mut bars = series("AAPL", 1_000);
+    bars.retain(|b| {
+        let minute = (b.time - t0()).get_seconds() / 60;
+        !(1_200..2_400).contains(&minute)
+    });
+    store.upsert_bars(&bars).await.unwrap();
+    let at = |i: usize| bars[i].time;
+    let sec = jiff::SignedDuration::from_secs(1);
+    let ranges = [
+        BarRange::default(),
+        BarRange {
+            from: Some(at(0)),
+            to: None,
+            limit: None,
+        },
+        BarRange {
+            from: Some(at(31)),
+            to: Some(at(33)),
+            limit: None,
+        },
+        BarRange {
+            from: Some(at(10) + sec),
+            to: Some(at(700) - sec),
+            limit: None,
+        },
+        BarRange {
+            from: Some(at(100)),
+            to: None,
+            limit: Some(250),
+        },
+        BarRange {
+            from: Some(at(230)),
+            to: None,
+            limit: Some(5),
+        },
+        BarRange {
+            from: None,
+            to: None,
+            limit: Some(1),
+        },
+        BarRange {
+            from: None,
+            to: None,
+            limit: Some(2),
+        },
+        BarRange {
+            from: None,
+            to: None,
+            limit: Some(500),
+        },
+        BarRange {
+            from: None,
+            to: Some(at(400) + sec),
+            limit: Some(77),
+        },
+        BarRange {
+            from: None,
+            to: Some(at(3)),
+            limit: Some(10),
+        },
+        BarRange {
+            from: Some(t0() - jiff::SignedDuration::from_hours(24 * 400)),
+            to: Some(at(0)),
+            limit: None,
+        },
+        BarRange {
+            from: Some(at(bars.len() - 1) + sec),
+            to: None,
+            limit: None,
+        },
+        BarRange {
+            from: Some(at(5)),
+            to: Some(at(4)),
+            limit: None,
+        },
+        BarRange {
+            from: Some(at(5)),
+            to: None,
+            limit: Some(0),
+        },
+    ];
+    for range in ranges {
+        let got = store.bars(&sym("AAPL"), Interval::M5, range).await.unwrap();
+        assert_eq!(got, expected_range(&bars, range), "{range:?}");
+    }
+    assert_eq!(
+        store.count_bars(&sym("AAPL")).await.unwrap(),
+        bars.len() as u64
+    );
+}
+
+/// A series with one bar in months (a hand-priced item) has few bars per block:
+/// "the latest n" must still find n of them.
+pub async fn sparse_series_still_return_the_latest_bars(store: S) {
+    add_instrument(&store, "ROLEX-SUB-2019").await;
+    let bars: Vec<Bar> = (0..60)
+        .map(|i| {
+            bar_at(
+                "ROLEX-SUB-2019",
+                Interval::D1,
+                ts("2015-01-01T00:00:00Z") + jiff::SignedDuration::from_hours(24 * 45 * i),
+                8_000.0 + i as f64,
+            )
+        })
+        .collect();
+    store.upsert_bars(&bars).await.unwrap();
+    for limit in [1, 3, 40, 59, 60, 100] {
+        let range = BarRange {
+            from: None,
+            to: None,
+            limit: Some(limit),
+        };
+        let got = store
+            .bars(&sym("ROLEX-SUB-2019"), Interval::D1, range)
+            .await
+            .unwrap();
+        assert_eq!(got, expected_range(&bars, range), "limit {limit}");
+    }
+}
+
+/// Replacing and inserting bars in the middle of a stored stretch keeps every
+/// neighbour, and re-sending unchanged bars counts them as replaced.
+pub async fn rewriting_the_middle_of_a_series_keeps_its_neighbours(store: S) {
+    add_instrument(&store, "AAPL").await;
+    // Every other bar first, then the ones between with some of the first ones changed.
+    let all = series("AAPL", 200);
+    let evens: Vec<Bar> = all.iter().step_by(2).cloned().collect();
+    store.upsert_bars(&evens).await.unwrap();
+    let mut second: Vec<Bar> = all.iter().skip(1).step_by(2).cloned().collect();
+    let changed: Vec<Bar> = all[50..60]
+        .iter()
+        .step_by(2)
+        .map(|b| bar_at("AAPL", Interval::M5, b.time, b.close + 0.5))
+        .collect();
+    second.extend(changed.iter().cloned());
+    second.push(all[0].clone());
+    let counts = store.upsert_bars(&second).await.unwrap();
+    assert_eq!(
+        counts,
+        UpsertCounts {
+            inserted: 100,
+            replaced: 6
+        }
+    );
+    let mut want = all.clone();
+    for c in &changed {
+        if let Some(b) = want.iter_mut().find(|b| b.time == c.time) {
+            *b = c.clone();
+        }
+    }
+    let got = store
+        .bars(&sym("AAPL"), Interval::M5, BarRange::default())
+        .await
+        .unwrap();
+    assert_eq!(got, want);
+}
+
+/// Writers storing bars of the same series at once (replicas, a backfill beside the
+/// live refresh) lose none of them.
+pub async fn concurrent_writers_to_one_series_lose_no_bars(store: S) {
+    add_instrument(&store, "AAPL").await;
+    let all = series("AAPL", 800);
+    let mut tasks = Vec::new();
+    for writer in 0..4 {
+        let store = Arc::clone(&store);
+        // Writer w takes bars w, w+4, w+8…: every block is touched by all four.
+        let mine: Vec<Bar> = all.iter().skip(writer).step_by(4).cloned().collect();
+        tasks.push(tokio::spawn(async move {
+            let mut inserted = 0;
+            for chunk in mine.chunks(10) {
+                inserted += store.upsert_bars(chunk).await.unwrap().inserted;
+            }
+            inserted
+        }));
+    }
+    let mut inserted = 0;
+    for task in tasks {
+        inserted += task.await.unwrap();
+    }
+    assert_eq!(inserted, 800);
+    let got = store
+        .bars(&sym("AAPL"), Interval::M5, BarRange::default())
+        .await
+        .unwrap();
+    assert_eq!(got, all);
+}
+
 pub async fn a_hundred_thousand_bars_upsert_in_one_call(store: S) {
     let symbols: Vec<String> = (0..20).map(|i| format!("S{i:02}")).collect();
     for s in &symbols {
