@@ -297,10 +297,8 @@ impl BarRow {
     }
 }
 
-/// Sorts by key (stable, so input order decides among equal keys) and keeps the
-/// last row of each key. Sorting also makes the b-tree inserts sequential.
-pub(crate) fn sort_dedup(rows: &mut Vec<BarRow>) {
-    rows.sort_by_key(BarRow::key);
+/// Drops all but the last of each run of equal keys in sorted rows.
+fn dedup_keep_last(rows: &mut Vec<BarRow>) {
     // `dedup_by` keeps the first of a run; swap so the later one survives.
     rows.dedup_by(|later, earlier| {
         if later.key() == earlier.key() {
@@ -347,16 +345,68 @@ impl BarBatch {
     }
 
     /// Replaces symbol indexes by instrument ids (`ids[i]` is the id of `symbols[i]`),
-    /// then sorts by key and drops duplicates.
+    /// then sorts by key and drops duplicates (the last of equal keys wins).
+    ///
+    /// A feed interleaves instruments but keeps each one's bars in time order, so the
+    /// rows are first distributed by instrument (a stable counting sort, linear), and
+    /// only an instrument whose bars arrived out of order is sorted further.
     pub fn resolve(self, ids: &[i32]) -> Vec<BarRow> {
-        let mut rows = self.rows;
-        for row in &mut rows {
-            row.instrument_id = usize::try_from(row.instrument_id)
-                .ok()
-                .and_then(|i| ids.get(i).copied())
-                .unwrap_or(-1);
+        let symbol_of = |row: &BarRow| usize::try_from(row.instrument_id).unwrap_or(usize::MAX);
+        let mut by_id: Vec<usize> = (0..ids.len()).collect();
+        by_id.sort_by_key(|&i| ids[i]);
+        let mut rank = vec![0usize; ids.len()];
+        for (r, &i) in by_id.iter().enumerate() {
+            rank[i] = r;
         }
-        sort_dedup(&mut rows);
+        let mut starts = vec![0usize; ids.len() + 1];
+        for row in &self.rows {
+            if let Some(&r) = rank.get(symbol_of(row)) {
+                starts[r + 1] += 1;
+            }
+        }
+        for r in 0..ids.len() {
+            starts[r + 1] += starts[r];
+        }
+        let bounds = starts.clone();
+        let placeholder = BarRow {
+            instrument_id: -1,
+            interval: 0,
+            time: 0,
+            open: 0.0,
+            high: 0.0,
+            low: 0.0,
+            close: 0.0,
+            volume: 0.0,
+        };
+        let mut rows = vec![placeholder; self.rows.len()];
+        let mut unknown = Vec::new();
+        for mut row in self.rows {
+            match rank.get(symbol_of(&row)) {
+                Some(&r) => {
+                    row.instrument_id = ids[by_id[r]];
+                    rows[starts[r]] = row;
+                    starts[r] += 1;
+                }
+                None => {
+                    row.instrument_id = -1;
+                    unknown.push(row);
+                }
+            }
+        }
+        for r in 0..ids.len() {
+            let series = &mut rows[bounds[r]..bounds[r + 1]];
+            if !series.is_sorted_by_key(BarRow::key) {
+                series.sort_by_key(BarRow::key);
+            }
+        }
+        if !unknown.is_empty() {
+            // Not produced by `from_bars`; kept sorted like the rest for safety.
+            rows.extend(unknown);
+            rows.sort_by_key(BarRow::key); // stable: input order decides among equals
+        }
+        // Equal ids for two symbols cannot happen (symbols are unique), but equal keys
+        // within one instrument can: keep the last.
+        dedup_keep_last(&mut rows);
         rows
     }
 }
@@ -417,19 +467,27 @@ mod tests {
     }
 
     #[test]
-    fn sort_dedup_orders_by_key_and_keeps_the_last_duplicate() {
-        let mut rows = vec![
-            row(2, 0, 1.0),
-            row(1, 5, 2.0),
-            row(1, 0, 3.0),
-            row(1, 5, 4.0),
-        ];
-        sort_dedup(&mut rows);
+    fn resolving_orders_by_instrument_id_then_time_and_keeps_the_last_duplicate() {
+        // Symbol indexes 0 and 1; their ids sort the other way round.
+        let batch = BarBatch {
+            symbols: vec![Symbol::parse("B").unwrap(), Symbol::parse("A").unwrap()],
+            rows: vec![
+                row(0, 0, 1.0),
+                row(1, 5, 2.0),
+                row(1, 0, 3.0),
+                row(1, 5, 4.0),
+                row(0, 9, 5.0),
+            ],
+        };
+        let rows = batch.resolve(&[20, 10]);
         let got: Vec<(i32, i64, f64)> = rows
             .iter()
             .map(|r| (r.instrument_id, r.time, r.close))
             .collect();
-        assert_eq!(got, vec![(1, 0, 3.0), (1, 5, 4.0), (2, 0, 1.0)]);
+        assert_eq!(
+            got,
+            vec![(10, 0, 3.0), (10, 5, 4.0), (20, 0, 1.0), (20, 9, 5.0)]
+        );
     }
 
     #[test]
