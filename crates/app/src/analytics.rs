@@ -194,10 +194,11 @@ impl<'a> PortfolioAnalytics<'a> {
         let cash_balances = self.cash_balances(end)?;
         let statement = period_statement(&inputs, &self.valuation, &period, self.method)?;
         let totals = activity_totals(&inputs, base, None, end, TotalsScope::Everything)?;
-        let realized = self.realized_total(end)?;
+        let (realized, realized_net) = self.realized_total(end)?;
         let market_value: Decimal = holdings.iter().map(|h| h.market_value).sum();
         let cost_basis: Decimal = holdings.iter().map(|h| h.cost_basis).sum();
         let unrealized_gain: Decimal = holdings.iter().map(|h| h.unrealized_gain).sum();
+        let unrealized_gain_net: Decimal = holdings.iter().map(|h| h.unrealized_gain_net).sum();
         let cash_total: Decimal = cash_balances.iter().map(|c| c.amount_in_base).sum();
         let xirr = domain::statement::period_irr(&self.valuation, &period);
         let twr = ttwror(&self.valuation, &period);
@@ -216,9 +217,11 @@ impl<'a> PortfolioAnalytics<'a> {
             cost_basis,
             unrealized_gain,
             unrealized_gain_pct: (!cost_basis.is_zero()).then(|| unrealized_gain / cost_basis),
+            unrealized_gain_net,
             unrealized_price_effect: holdings.iter().map(|h| h.unrealized_price_effect).sum(),
             unrealized_currency_effect: holdings.iter().map(|h| h.unrealized_currency_effect).sum(),
             realized_gain: realized,
+            realized_gain_net: realized_net,
             dividends_gross: totals.dividends,
             dividend_taxes: totals.dividend_taxes,
             interest_gross: totals.interest,
@@ -247,17 +250,19 @@ impl<'a> PortfolioAnalytics<'a> {
         })
     }
 
-    fn realized_total(&self, end: Date) -> AnalyticsResult<Decimal> {
+    /// Realized gain since inception, before and after fees and taxes.
+    fn realized_total(&self, end: Date) -> AnalyticsResult<(Decimal, Decimal)> {
         let base = self.ledger.base_currency();
-        let mut total = Decimal::ZERO;
+        let (mut gross, mut net) = (Decimal::ZERO, Decimal::ZERO);
         for info in self.ledger.holdings_symbols() {
-            total += self
+            let state = self
                 .inputs()
                 .position(&info.symbol, base, self.method)?
-                .at(end)
-                .realized_gain_by(self.method);
+                .at(end);
+            gross += state.realized_gain_by(self.method);
+            net += state.realized_gain_net_by(self.method);
         }
-        Ok(total)
+        Ok((gross, net))
     }
 
     fn roai(&self, date: Date) -> AnalyticsResult<RoaiFigures> {
@@ -553,10 +558,14 @@ pub struct PortfolioSummary {
     pub cost_basis: Decimal,
     pub unrealized_gain: Decimal,
     pub unrealized_gain_pct: Option<Decimal>,
+    /// Market value − cost basis including acquisition costs.
+    pub unrealized_gain_net: Decimal,
     pub unrealized_price_effect: Decimal,
     pub unrealized_currency_effect: Decimal,
-    /// Since inception, under the portfolio's method.
+    /// Since inception, under the portfolio's method (gross proceeds − cost).
     pub realized_gain: Decimal,
+    /// Since inception: net proceeds − cost including acquisition costs.
+    pub realized_gain_net: Decimal,
     pub dividends_gross: Decimal,
     pub dividend_taxes: Decimal,
     pub interest_gross: Decimal,
@@ -709,6 +718,9 @@ mod tests {
         assert_eq!(s.market_value, dec!(87.8));
         assert_eq!(s.realized_gain, dec!(9.93));
         assert_eq!(s.unrealized_gain, dec!(12.0));
+        // After fees: (85.73 − 1.30) − (75.80 + 2.95 / 2), and 87.80 − 77.275.
+        assert_eq!(s.realized_gain_net, dec!(7.155));
+        assert_eq!(s.unrealized_gain_net, dec!(10.525));
         assert_eq!(s.dividends_gross, dec!(3));
         assert_eq!(s.taxes, dec!(1.05));
         assert_eq!(s.fees, dec!(4.25));
@@ -753,6 +765,7 @@ mod tests {
         assert_eq!(realized[0].lot.acquired, d("2022-03-07"));
         assert_eq!(realized[0].lot.disposed, d("2022-04-08"));
         assert_eq!(realized[0].lot.gain, dec!(9.93));
+        assert_eq!(realized[0].lot.gain_net, dec!(7.155));
 
         let income = a.income(Granularity::Month, None).unwrap();
         assert_eq!(income.len(), 1);

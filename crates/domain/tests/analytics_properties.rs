@@ -136,6 +136,18 @@ fn total_gain(ledger: &Ledger, prices: &PriceTable, method: CostBasisMethod) -> 
     state.realized_gain_by(method) + state.quantity * price - state.cost_basis_by(method)
 }
 
+/// Realized + unrealized gain after fees and taxes.
+fn total_gain_net(ledger: &Ledger, prices: &PriceTable, method: CostBasisMethod) -> Decimal {
+    let inputs = Inputs::new(ledger, prices, &NoFxRates);
+    let history = inputs.position(&sym("SEC"), EUR, method).unwrap();
+    let state = history.at(ledger.evaluation_date());
+    let price = prices
+        .close_on_or_before(&sym("SEC"), ledger.evaluation_date())
+        .unwrap();
+    state.realized_gain_net_by(method)
+        + state.unrealized_gain_net_by(method, state.quantity * price)
+}
+
 const DAYS: usize = 60;
 
 proptest! {
@@ -170,6 +182,19 @@ proptest! {
             let lots = total_gain(&ledger, &table, method);
             // Pro-rata shares are rounded to 1e-12 per sale.
             prop_assert!((average - lots).abs() < Decimal::new(1, 9), "{method:?}: {average} vs {lots}");
+        }
+    }
+
+    #[test]
+    fn the_gain_after_fees_is_the_gain_less_every_trade_fee(closes in closes(DAYS), trades in trades(DAYS as i64)) {
+        let activities = trade_activities(&trades, &closes);
+        let ledger = Ledger::prepare(&activities, EUR, day(DAYS as i64 - 1)).unwrap();
+        let table = prices("SEC", &closes);
+        let fees: Decimal = trades.iter().map(|t| cents(t.2)).sum();
+        for method in [CostBasisMethod::AverageCost, CostBasisMethod::Fifo, CostBasisMethod::Lifo, CostBasisMethod::Hifo] {
+            let gross = total_gain(&ledger, &table, method);
+            let net = total_gain_net(&ledger, &table, method);
+            prop_assert!((gross - fees - net).abs() < Decimal::new(1, 9), "{method:?}: {gross} − {fees} vs {net}");
         }
     }
 

@@ -49,6 +49,7 @@ on_both_backends!(
     all_portfolios_combine_into_one_view,
     another_users_portfolio_is_not_found,
     transfers_are_external_flows_without_cash,
+    gains_are_reported_before_and_after_fees,
 );
 
 fn tx(kind: &str, symbol: &str, time: &str, quantity: &str, price: &str) -> Value {
@@ -979,4 +980,42 @@ async fn transfers_are_external_flows_without_cash(app: TestApp) {
     assert_eq!(list["total"], 1);
     assert_eq!(list["items"][0]["type"], "transfer_in");
     assert_eq!(list["items"][0]["quantity"], "10");
+}
+
+/// Buy 10 AAPL at 100 with a fee of 5, sell 4 at 130 with a fee of 2; AAPL closes at 150.
+async fn gains_are_reported_before_and_after_fees(app: TestApp) {
+    app.add_instrument("AAPL", "stock", "USD").await;
+    let p = portfolio(&app, "Fees", "USD").await;
+    record(
+        &app,
+        p,
+        json!([
+            {"type": "buy", "time": "2024-01-02", "symbol": "AAPL", "quantity": "10", "price": "100", "fee": "5", "currency": "USD"},
+            {"type": "sell", "time": "2024-03-01", "symbol": "AAPL", "quantity": "4", "price": "130", "fee": "2", "currency": "USD"},
+        ]),
+    )
+    .await;
+    bars(
+        &app,
+        "AAPL",
+        &[("2024-01-02", "100"), ("2024-06-14", "150")],
+    )
+    .await;
+    let s = get_ok(&app, &format!("/api/v1/portfolios/{p}/summary")).await;
+    let t = &s["totals"];
+    // Realized: 4 × 130 − 400 = 120; after fees (520 − 2) − (400 + 4/10 × 5) = 116.
+    assert_eq!(t["realized_gain"], "120", "{t}");
+    assert_eq!(t["realized_gain_net"], "116", "{t}");
+    // Unrealized: 6 × 150 − 600 = 300; after fees 900 − (600 + 3) = 297.
+    assert_eq!(t["unrealized_gain"], "300", "{t}");
+    assert_eq!(t["unrealized_gain_net"], "297", "{t}");
+    let h = get_ok(&app, &format!("/api/v1/portfolios/{p}/holdings")).await;
+    let position = &h["positions"][0];
+    assert_eq!(position["realized_gain_net"], "116", "{position}");
+    assert_eq!(position["unrealized_gain_net_base"], "297", "{position}");
+    let r = get_ok(&app, &format!("/api/v1/portfolios/{p}/realized")).await;
+    assert_eq!(r["lots"][0]["gain"], "120", "{r}");
+    assert_eq!(r["lots"][0]["gain_net"], "116", "{r}");
+    assert_eq!(r["total_gain"], "120", "{r}");
+    assert_eq!(r["total_gain_net"], "116", "{r}");
 }

@@ -381,6 +381,15 @@ fn portfolio_summary_performance_and_holdings_print_aligned_tables(cli: Cli) {
     assert_eq!(figure(&summary, "initial value"), "0.00");
     assert_eq!(figure(&summary, "flows in"), "10000.00");
     assert_eq!(figure(&summary, "realized gains"), "120.00");
+    // No fees: the gains after fees are the same.
+    assert_eq!(
+        figure(&summary, "realized gain after fees (since inception)"),
+        "120.00"
+    );
+    assert_eq!(
+        figure(&summary, "unrealized gain after fees (now)"),
+        "300.00"
+    );
     assert_eq!(figure(&summary, "TWR"), "4.20%");
     // Rows are aligned: every value ends in the same column.
     let widths: Vec<usize> = summary.lines().skip(2).map(str::len).collect();
@@ -435,6 +444,7 @@ fn portfolio_summary_performance_and_holdings_print_aligned_tables(cli: Cli) {
     let cells: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(cells[1], "6", "{row}");
     assert_eq!(cells[3], "150", "{row}");
+    assert!(now.contains("unrealized net"), "{now}");
     assert!(now.contains("cash USD: 9520.00"), "{now}");
     let then = cli.ok(&["portfolio", "holdings", "Main", "--at", "2024-02-01"]);
     assert!(

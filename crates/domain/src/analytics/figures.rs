@@ -95,6 +95,14 @@ pub const FIGURE_NAMES: &[&str] = &[
     "unrealized_gain_fifo",
     "unrealized_gain_lifo",
     "unrealized_gain_hifo",
+    "realized_gain_net",
+    "realized_gain_net_fifo",
+    "realized_gain_net_lifo",
+    "realized_gain_net_hifo",
+    "unrealized_gain_net",
+    "unrealized_gain_net_fifo",
+    "unrealized_gain_net_lifo",
+    "unrealized_gain_net_hifo",
     "cost_basis_ma",
     "cost_basis_fifo",
     "cost_basis_lifo",
@@ -404,6 +412,22 @@ impl<'a> FigureContext<'a> {
             | "unrealized_gain_hifo" => {
                 let method = method_suffix(base);
                 self.by_method(method, at()?, |s, value| value - s.cost_basis_by(method))
+            }
+            "realized_gain_net"
+            | "realized_gain_net_fifo"
+            | "realized_gain_net_lifo"
+            | "realized_gain_net_hifo" => {
+                let method = method_suffix(base);
+                self.by_method(method, at()?, |s, _| s.realized_gain_net_by(method))
+            }
+            "unrealized_gain_net"
+            | "unrealized_gain_net_fifo"
+            | "unrealized_gain_net_lifo"
+            | "unrealized_gain_net_hifo" => {
+                let method = method_suffix(base);
+                self.by_method(method, at()?, |s, value| {
+                    s.unrealized_gain_net_by(method, value)
+                })
             }
             "cost_basis_ma" | "cost_basis_fifo" | "cost_basis_lifo" | "cost_basis_hifo" => {
                 let method = method_suffix(base);

@@ -37,8 +37,14 @@ pub struct HoldingReport {
     pub unrealized_price_effect: Decimal,
     /// Of the unrealized gain: the part from the exchange rate.
     pub unrealized_currency_effect: Decimal,
+    /// market value − cost basis including acquisition costs: the gain after
+    /// the fees and taxes paid on the purchases.
+    pub unrealized_gain_net: Decimal,
     /// Gross proceeds − cost of the units sold so far.
     pub realized_gain: Decimal,
+    /// Net proceeds − cost including acquisition costs of the units sold so
+    /// far: the realized gain after the fees and taxes of purchases and sales.
+    pub realized_gain_net: Decimal,
     pub dividends_gross: Decimal,
     /// Fees on trades and stand-alone fees about this security.
     pub fees: Decimal,
@@ -107,7 +113,7 @@ pub fn holdings_at(
         let cost = state.cost_basis_by(method);
         let quote_cost = quote_state.cost_basis_by(method);
         let rate = rate_or_error(inputs.fx, info.quote_currency, base, date)?;
-        let unrealized = market_value - cost;
+        let unrealized = state.unrealized_gain_by(method, market_value);
         let price_effect = market_value - quote_cost * rate;
         let open_lots = if in_base.open_lots.is_empty() || date < ledger.evaluation_date() {
             Vec::new()
@@ -130,7 +136,9 @@ pub fn holdings_at(
             unrealized_gain_pct: (!cost.is_zero()).then(|| unrealized / cost),
             unrealized_price_effect: price_effect,
             unrealized_currency_effect: unrealized - price_effect,
+            unrealized_gain_net: state.unrealized_gain_net_by(method, market_value),
             realized_gain: state.realized_gain_by(method),
+            realized_gain_net: state.realized_gain_net_by(method),
             dividends_gross: state.dividends_gross,
             fees: state.trade_fees + state.other_fees,
             taxes: state.trade_taxes + state.dividend_taxes + state.other_taxes - state.tax_refunds,

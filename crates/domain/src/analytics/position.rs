@@ -32,12 +32,17 @@ pub struct PositionState {
     pub cost_basis_incl_costs: Decimal,
     /// Σ (gross proceeds − moving-average cost of the units sold).
     pub realized_gain: Decimal,
+    /// Σ (proceeds net of the sale's fees and taxes − moving-average cost
+    /// including acquisition costs of the units sold).
+    pub realized_gain_net: Decimal,
     /// Cost of the open lots under the fold's lot method (= moving average
     /// when the method is average cost).
     pub lot_cost_basis: Decimal,
     pub lot_cost_basis_incl_costs: Decimal,
     /// Σ (gross proceeds − lot cost of the units sold).
     pub lot_realized_gain: Decimal,
+    /// Σ (net proceeds − lot cost including acquisition costs of the units sold).
+    pub lot_realized_gain_net: Decimal,
     /// Fees paid on buys, sells and transfers.
     pub trade_fees: Decimal,
     /// Taxes paid on buys, sells and transfers.
@@ -82,9 +87,11 @@ impl PositionState {
             cost_basis: Decimal::ZERO,
             cost_basis_incl_costs: Decimal::ZERO,
             realized_gain: Decimal::ZERO,
+            realized_gain_net: Decimal::ZERO,
             lot_cost_basis: Decimal::ZERO,
             lot_cost_basis_incl_costs: Decimal::ZERO,
             lot_realized_gain: Decimal::ZERO,
+            lot_realized_gain_net: Decimal::ZERO,
             trade_fees: Decimal::ZERO,
             trade_taxes: Decimal::ZERO,
             other_fees: Decimal::ZERO,
@@ -137,6 +144,31 @@ impl PositionState {
             self.realized_gain
         }
     }
+
+    /// Realized gain after the fees and taxes of both the purchases and the
+    /// sales: net proceeds − cost including acquisition costs.
+    pub fn realized_gain_net_by(&self, method: CostBasisMethod) -> Decimal {
+        if method.uses_lots() {
+            self.lot_realized_gain_net
+        } else {
+            self.realized_gain_net
+        }
+    }
+
+    /// `market_value` − cost basis excluding costs.
+    pub fn unrealized_gain_by(&self, method: CostBasisMethod, market_value: Decimal) -> Decimal {
+        market_value - self.cost_basis_by(method)
+    }
+
+    /// `market_value` − cost basis including the fees and taxes paid on
+    /// acquisition (the gain after costs, before any cost of selling).
+    pub fn unrealized_gain_net_by(
+        &self,
+        method: CostBasisMethod,
+        market_value: Decimal,
+    ) -> Decimal {
+        market_value - self.cost_basis_incl_costs_by(method)
+    }
 }
 
 /// Units still held from one purchase.
@@ -167,6 +199,9 @@ pub struct ClosedLot {
     pub proceeds_net: Decimal,
     /// proceeds − cost.
     pub gain: Decimal,
+    /// proceeds_net − cost_incl_costs: the gain after the fees and taxes of
+    /// the purchase and the sale.
+    pub gain_net: Decimal,
     /// Which disposal (in ledger order) closed these units.
     #[serde(skip)]
     pub(crate) disposal: usize,
@@ -382,6 +417,7 @@ impl Fold<'_> {
             self.state.lot_cost_basis = self.state.cost_basis;
             self.state.lot_cost_basis_incl_costs = self.state.cost_basis_incl_costs;
             self.state.lot_realized_gain = self.state.realized_gain;
+            self.state.lot_realized_gain_net = self.state.realized_gain_net;
         }
         Ok(())
     }
@@ -427,7 +463,9 @@ impl Fold<'_> {
             let relieved_incl = pro_rata(s.cost_basis_incl_costs, closed, held);
             let trade_share = |amount: Decimal| pro_rata(amount, closed, traded);
             let proceeds = trade_share(-cost);
+            let proceeds_net = trade_share(-cost_incl);
             s.realized_gain += proceeds - relieved;
+            s.realized_gain_net += proceeds_net - relieved_incl;
             s.cost_basis -= relieved;
             s.cost_basis_incl_costs -= relieved_incl;
             let sign = if dq > Decimal::ZERO {
@@ -449,8 +487,9 @@ impl Fold<'_> {
                     cost: relieved,
                     cost_incl_costs: relieved_incl,
                     proceeds,
-                    proceeds_net: trade_share(-cost_incl),
+                    proceeds_net,
                     gain: proceeds - relieved,
+                    gain_net: proceeds_net - relieved_incl,
                     disposal: self.disposals,
                 });
             }
@@ -505,6 +544,7 @@ impl Fold<'_> {
             gross_left -= proceeds;
             net_left -= proceeds_net;
             self.state.lot_realized_gain += proceeds - lot.cost;
+            self.state.lot_realized_gain_net += proceeds_net - lot.cost_incl_costs;
             self.closed_lots.push(ClosedLot {
                 account: ledger.account_name(entry.account).map(str::to_owned),
                 acquired: date_of(lot.acquired),
@@ -515,6 +555,7 @@ impl Fold<'_> {
                 proceeds,
                 proceeds_net,
                 gain: proceeds - lot.cost,
+                gain_net: proceeds_net - lot.cost_incl_costs,
                 disposal: self.disposals,
             });
         }

@@ -150,7 +150,15 @@ pub async fn summary(
     row("total value", money(s.total_value));
     row("cost basis", money(s.cost_basis));
     row("unrealized gain (now)", money(s.unrealized_gain));
+    row(
+        "unrealized gain after fees (now)",
+        money(s.unrealized_gain_net),
+    );
     row("realized gain (since inception)", money(s.realized_gain));
+    row(
+        "realized gain after fees (since inception)",
+        money(s.realized_gain_net),
+    );
     row(
         "dividends (gross, since inception)",
         money(s.dividends_gross),
@@ -242,6 +250,8 @@ pub async fn holdings(
         ("value", Align::Right),
         ("unrealized", Align::Right),
         ("%", Align::Right),
+        ("unrealized net", Align::Right),
+        ("realized net", Align::Right),
         ("weight", Align::Right),
     ];
     if contributions.is_some() {
@@ -261,6 +271,8 @@ pub async fn holdings(
             money(r.market_value),
             money(r.unrealized_gain),
             pct_dec(r.unrealized_gain_pct),
+            money(r.unrealized_gain_net),
+            money(r.realized_gain_net),
             pct_dec(r.weight),
         ];
         if let Some(c) = &contributions {

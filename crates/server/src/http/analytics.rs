@@ -278,6 +278,10 @@ pub struct PositionTotalsOut {
     pub unrealized_gain: Decimal,
     #[schema(value_type = Option<String>)]
     pub unrealized_gain_pct: Option<Decimal>,
+    /// Unrealized gain after costs: market value − cost basis including the
+    /// fees and taxes paid on the purchases.
+    #[schema(value_type = String)]
+    pub unrealized_gain_net: Decimal,
     /// Of the unrealized gain: the part from prices.
     #[schema(value_type = String)]
     pub unrealized_price_effect: Decimal,
@@ -287,6 +291,10 @@ pub struct PositionTotalsOut {
     /// Realized gain since inception (gross proceeds − cost, fees excluded).
     #[schema(value_type = String)]
     pub realized_gain: Decimal,
+    /// Realized gain since inception after costs: proceeds net of the sales'
+    /// fees and taxes − cost including the purchases' fees and taxes.
+    #[schema(value_type = String)]
+    pub realized_gain_net: Decimal,
     #[schema(value_type = String)]
     pub dividends_gross: Decimal,
     #[schema(value_type = String)]
@@ -389,9 +397,11 @@ impl SummaryOut {
                 cost_basis: round(s.cost_basis),
                 unrealized_gain: round(s.unrealized_gain),
                 unrealized_gain_pct: s.unrealized_gain_pct.map(round),
+                unrealized_gain_net: round(s.unrealized_gain_net),
                 unrealized_price_effect: round(s.unrealized_price_effect),
                 unrealized_currency_effect: round(s.unrealized_currency_effect),
                 realized_gain: round(s.realized_gain),
+                realized_gain_net: round(s.realized_gain_net),
                 dividends_gross: round(s.dividends_gross),
                 dividend_taxes: round(s.dividend_taxes),
                 interest_gross: round(s.interest_gross),
@@ -770,6 +780,9 @@ pub struct HoldingOut {
     pub unrealized_gain_pct: Option<Decimal>,
     #[schema(value_type = String)]
     pub realized_gain: Decimal,
+    /// Net proceeds − cost including acquisition costs of the units sold (base).
+    #[schema(value_type = String)]
+    pub realized_gain_net: Decimal,
     #[schema(value_type = String)]
     pub fees: Decimal,
     #[schema(value_type = String)]
@@ -788,6 +801,9 @@ pub struct HoldingOut {
     pub unrealized_gain_base: Decimal,
     #[schema(value_type = Option<String>)]
     pub unrealized_gain_pct_base: Option<Decimal>,
+    /// Market value − cost basis including acquisition costs (base).
+    #[schema(value_type = String)]
+    pub unrealized_gain_net_base: Decimal,
     /// Of the unrealized gain (base): the part from the price.
     #[schema(value_type = String)]
     pub price_effect: Decimal,
@@ -856,6 +872,7 @@ impl HoldingsOut {
                         .filter(|_| !cost_quote.is_zero())
                         .map(|g| round(g / cost_quote)),
                     realized_gain: round(r.realized_gain),
+                    realized_gain_net: round(r.realized_gain_net),
                     fees: round(r.fees),
                     dividends: round(r.dividends_gross),
                     taxes: round(r.taxes),
@@ -864,6 +881,7 @@ impl HoldingsOut {
                     market_value_base: round(r.market_value),
                     unrealized_gain_base: round(r.unrealized_gain),
                     unrealized_gain_pct_base: r.unrealized_gain_pct.map(round),
+                    unrealized_gain_net_base: round(r.unrealized_gain_net),
                     price_effect: round(r.unrealized_price_effect),
                     currency_effect: round(r.unrealized_currency_effect),
                     weight: r.weight.map(round),
@@ -1110,6 +1128,10 @@ pub struct RealizedLotOut {
     /// proceeds − cost.
     #[schema(value_type = String)]
     pub gain: Decimal,
+    /// proceeds_net − cost_incl_costs: after the fees and taxes of the
+    /// purchase and the sale.
+    #[schema(value_type = String)]
+    pub gain_net: Decimal,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -1120,6 +1142,9 @@ pub struct RealizedOut {
     /// Σ gain.
     #[schema(value_type = String)]
     pub total_gain: Decimal,
+    /// Σ gain_net.
+    #[schema(value_type = String)]
+    pub total_gain_net: Decimal,
 }
 
 /// Closed lots: each sale matched to the purchases it consumed under the
@@ -1142,6 +1167,7 @@ pub async fn realized(
     Ok(Json(RealizedOut {
         scope: ScopeOut::from(&answer.scope),
         total_gain: round(lots.iter().map(|l| l.lot.gain).sum()),
+        total_gain_net: round(lots.iter().map(|l| l.lot.gain_net).sum()),
         lots: lots
             .iter()
             .map(|l| RealizedLotOut {
@@ -1155,6 +1181,7 @@ pub async fn realized(
                 proceeds: round(l.lot.proceeds),
                 proceeds_net: round(l.lot.proceeds_net),
                 gain: round(l.lot.gain),
+                gain_net: round(l.lot.gain_net),
             })
             .collect(),
     }))
