@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,13 +19,24 @@ const PASSWORD = "correct horse battery";
 let server, base, token, dataDir, browser, context, page;
 const external = [];
 
+// DEBUG_SERVER=1 copies the server's log (info level) to stderr.
+// Nothing may leave the machine: every provider points at a closed local port
+// (the server is also started with --no-fetch; this covers "refresh now").
+const CLOSED = "http://127.0.0.1:9";
+const PROVIDERS = ["YAHOO", "STOOQ", "COINGECKO", "BINANCE", "ALPHAVANTAGE"];
+
 function env() {
-  return { ...process.env, PRICETRACK_DATA: dataDir, DATABASE_URL: "", PRICETRACK_LOG_FORMAT: "json", RUST_LOG: "warn" };
+  const offline = Object.fromEntries(PROVIDERS.map((p) => [`PRICETRACK_PROVIDER_${p}_BASE_URL`, CLOSED]));
+  return {
+    ...process.env, ...offline, PRICETRACK_PROVIDER_YAHOO_COOKIE_URL: CLOSED,
+    PRICETRACK_DATA: dataDir, DATABASE_URL: "", PRICETRACK_LOG_FORMAT: "json", RUST_LOG: process.env.DEBUG_SERVER ? "info,tower_http=debug" : "warn",
+  };
 }
 
-function startServer() {
+/** Starts `pricetrack serve --no-fetch` (on a random port unless `bind` is given). */
+function startServer(bind = "127.0.0.1:0") {
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, ["serve", "--bind", "127.0.0.1:0"], { env: env(), stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(bin, ["serve", "--no-fetch", "--bind", bind], { env: env(), stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     const timer = setTimeout(() => reject(new Error("server did not start: " + out)), 30000);
     child.stdout.on("data", (chunk) => {
@@ -35,7 +46,7 @@ function startServer() {
       const l = out.match(/listening on (http:\/\/[0-9.:]+)/);
       if (l) { clearTimeout(timer); resolve({ child, url: l[1] }); }
     });
-    child.stderr.on("data", (chunk) => { out += chunk; });
+    child.stderr.on("data", (chunk) => { out += chunk; if (process.env.DEBUG_SERVER) process.stderr.write("SERVER " + chunk); });
     child.on("exit", (code) => reject(new Error(`server exited with ${code}: ${out}`)));
   });
 }
@@ -305,6 +316,35 @@ test("a price update arrives live over SSE while the dashboard is open", async (
   assert.ok(chartOverflow <= 1, `no horizontal scrolling on the instrument page (overflow ${chartOverflow})`);
   await shot("instrument-phone", phone);
   await phone.close();
+});
+
+test("after a server restart an open page reconnects, catches up and updates live again", { timeout: 90000 }, async () => {
+  await page.goto(base + "/");
+  await page.waitForFunction(() => document.body.getAttribute("data-live") === "on");
+  // SIGTERM with the live stream open: the server ends the stream and exits.
+  const exited = new Promise((resolve) => server.once("exit", resolve));
+  server.kill("SIGTERM");
+  assert.equal(await exited, 0, "serve exits cleanly while a page streams from it");
+  await page.waitForFunction(() => document.body.getAttribute("data-live") === "off");
+  assert.match(await page.textContent("#live-status"), /Reconnecting/);
+  // A price stored while the server is down (the CLI writes the database directly).
+  const minute = new Date();
+  minute.setUTCSeconds(0, 0);
+  const late = path.join(dataDir, "late.csv");
+  writeFileSync(late, `time,open,high,low,close,volume\n${minute.toISOString()},333,345,332,344.44,900\n`);
+  const imported = spawnSync(bin, ["bars", "import", late, "--symbol", "AAPL", "--interval", "1m"], { env: env() });
+  assert.equal(imported.status, 0, String(imported.stderr));
+  const restarted = await startServer(base.replace("http://", ""));
+  server = restarted.child;
+  assert.equal(restarted.url, base, "the same address again");
+  await page.waitForFunction(() => document.body.getAttribute("data-live") === "on", null, { timeout: 15000 });
+  assert.match(await page.textContent("#live-status"), /Live/);
+  // The reconnect first brings the quotes missed while away…
+  await page.waitForFunction(() => /344\.44/.test(document.querySelector('tr[data-symbol="AAPL"] [data-f="last"]').textContent), null, { timeout: 5000 });
+  // …and new bars keep arriving.
+  await api("POST", "/api/v1/instruments/AAPL/bars?interval=1m",
+    [{ time: minute.toISOString(), open: 333, high: 356, low: 332, close: 355.55, volume: 1500 }]);
+  await page.waitForFunction(() => /355\.55/.test(document.querySelector('tr[data-symbol="AAPL"] [data-f="last"]').textContent), null, { timeout: 5000 });
 });
 
 test("settings, API tokens, then signing out", async () => {

@@ -396,10 +396,7 @@ async fn main() {
         .await
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let state = http::AppState {
-        ctx: ctx.clone(),
-        settings: Arc::new(Settings::default()),
-    };
+    let state = http::AppState::new(ctx.clone(), Arc::new(Settings::default()));
     tokio::spawn(async move {
         http::serve(listener, state, std::future::pending())
             .await

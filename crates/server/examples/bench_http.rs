@@ -131,10 +131,7 @@ async fn main() {
         .await
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let state = http::AppState {
-        ctx,
-        settings: Arc::new(Settings::default()),
-    };
+    let state = http::AppState::new(ctx, Arc::new(Settings::default()));
     tokio::spawn(async move {
         http::serve(listener, state, std::future::pending())
             .await

@@ -148,10 +148,7 @@ async fn main() -> anyhow::Result<()> {
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
-    let state = http::AppState {
-        ctx: ctx.clone(),
-        settings: Arc::new(Settings::default()),
-    };
+    let state = http::AppState::new(ctx.clone(), Arc::new(Settings::default()));
     tokio::spawn(async move { http::serve(listener, state, std::future::pending()).await });
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

@@ -8,5 +8,6 @@ pub mod demo;
 pub mod http;
 pub mod jobs;
 pub mod provider_keys;
+pub mod shutdown;
 pub mod telemetry;
 pub mod ui;

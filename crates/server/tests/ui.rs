@@ -170,6 +170,7 @@ on_both_backends!(
     transaction_form_errors_are_shown_beside_the_field_and_the_form_is_kept,
     csv_import_previews_and_reports_bad_lines_before_writing,
     the_stream_sends_new_bars_to_subscribers,
+    a_reconnecting_stream_first_gets_the_current_quotes,
     watchlists_api_creates_reorders_and_deletes,
     the_instrument_page_shows_its_fetch_status_and_quarantined_records,
 );
@@ -621,6 +622,66 @@ async fn the_stream_sends_new_bars_to_subscribers(app: TestApp) {
     assert!(seen.contains("\"last\":\"$11.50\""), "{seen}");
 }
 
+/// Reads a stream until `marker` has arrived (at most 5 s).
+async fn read_until(r: &mut Response, marker: &str) -> String {
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !seen.contains(marker) {
+        let chunk = tokio::time::timeout_at(deadline, r.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("{marker:?} within 5 s; got {seen}"))
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    seen
+}
+
+async fn a_reconnecting_stream_first_gets_the_current_quotes(app: TestApp) {
+    app.add_instrument("AAPL", "stock", "USD").await;
+    app.add_instrument("MSFT", "stock", "USD").await;
+    let ingest = app
+        .post_csv(
+            "/api/v1/instruments/AAPL/bars?interval=1d",
+            "time,open,high,low,close,volume\n2024-06-14,10,12,9,11.5,100\n",
+        )
+        .await;
+    assert_eq!(ingest.status(), 200);
+    // A first connection starts with the hello only: the page was just drawn.
+    let mut first = app
+        .request(Method::GET, "/api/v1/stream?symbols=AAPL,MSFT")
+        .send()
+        .await
+        .unwrap();
+    let hello = read_until(&mut first, "event: hello").await;
+    assert!(hello.contains("id: "), "events carry ids: {hello}");
+    assert!(!hello.contains("event: bar"), "{hello}");
+    // A reconnect (EventSource sends the last id it saw) is sent the current
+    // quotes at once, without waiting for a new bar.
+    let mut again = app
+        .request(Method::GET, "/api/v1/stream?symbols=AAPL,MSFT")
+        .header("last-event-id", "1718370000000")
+        .send()
+        .await
+        .unwrap();
+    let seen = read_until(&mut again, "event: bar").await;
+    assert!(seen.contains("\"symbol\":\"AAPL\""), "{seen}");
+    assert!(seen.contains("\"last\":\"$11.50\""), "{seen}");
+    // Then live bars follow as usual; whatever the catch-up sent came before.
+    let ingest = app
+        .post_csv(
+            "/api/v1/instruments/AAPL/bars?interval=1d",
+            "time,open,high,low,close,volume\n2024-06-13,10,11,9,10.5,100\n",
+        )
+        .await;
+    assert_eq!(ingest.status(), 200);
+    let seen = seen + &read_until(&mut again, "2024-06-13").await;
+    assert!(
+        !seen.contains("\"symbol\":\"MSFT\""),
+        "a symbol without prices sends nothing: {seen}"
+    );
+}
+
 async fn watchlists_api_creates_reorders_and_deletes(app: TestApp) {
     for s in ["AAPL", "MSFT", "NVDA"] {
         app.add_instrument(s, "stock", "USD").await;
@@ -742,4 +803,137 @@ async fn the_instrument_page_shows_its_fetch_status_and_quarantined_records(app:
     assert_eq!(r.status(), 201);
     let manual = b.text("/instruments/ROLEX-SUB-2019").await;
     assert!(manual.contains("Priced by hand: nothing is fetched."));
+}
+
+// ---------------------------------------------------------------- shutdown
+
+/// The real `pricetrack serve` on a fresh database; its base URL and admin token.
+#[cfg(unix)]
+struct ServeProcess {
+    child: std::process::Child,
+    base: String,
+    token: String,
+    _db: pricetrack_storage::testing::TestDatabase,
+    _dir: tempfile::TempDir,
+}
+
+#[cfg(unix)]
+async fn serve_process(backend: Backend) -> Option<ServeProcess> {
+    use pricetrack_storage::{DatabaseTarget, testing};
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let db = match backend {
+        Backend::Sqlite => testing::fresh_sqlite().await,
+        Backend::Postgres => testing::fresh_postgres().await?,
+    };
+    drop(db.open().await);
+    let url = match &db.target {
+        DatabaseTarget::Sqlite(path) => format!("sqlite://{}", path.display()),
+        DatabaseTarget::Postgres(url) => url.clone(),
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pricetrack"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--no-fetch"])
+        .current_dir(dir.path())
+        .env("DATABASE_URL", url)
+        .env("PRICETRACK_DATA", dir.path())
+        .env_remove("PRICETRACK_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let (token, base) = tokio::task::spawn_blocking(move || {
+        let mut token = String::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.expect("utf-8");
+            if line.contains("shown once") {
+                token = line.split_whitespace().last().unwrap_or("").to_owned();
+            }
+            if let Some(base) = line.strip_prefix("listening on ") {
+                return (token, base.to_owned());
+            }
+        }
+        panic!("serve exited before listening");
+    })
+    .await
+    .expect("reading serve's output");
+    Some(ServeProcess {
+        child,
+        base,
+        token,
+        _db: db,
+        _dir: dir,
+    })
+}
+
+#[cfg(unix)]
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A graceful shutdown waits for every connection; a live stream must end on
+/// it, or `serve` would never exit while a page with live prices is open.
+#[cfg(unix)]
+async fn sigterm_ends_open_live_streams_and_the_server_exits(backend: Backend) {
+    let Some(mut server) = serve_process(backend).await else {
+        return;
+    };
+    let mut stream = Client::new()
+        .get(format!("{}/api/v1/stream?symbols=AAPL", server.base))
+        .bearer_auth(&server.token)
+        .send()
+        .await
+        .expect("stream request");
+    assert_eq!(stream.status(), 200);
+    let hello = stream.chunk().await.expect("hello").expect("a first chunk");
+    assert!(String::from_utf8_lossy(&hello).contains("retry:"));
+
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    // Only a guard against hanging forever (the bug this pins down).
+    let guard = std::time::Duration::from_secs(60);
+    let ended = tokio::time::timeout(guard, async {
+        while stream
+            .chunk()
+            .await
+            .expect("the stream ends cleanly")
+            .is_some()
+        {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the open stream ended on SIGTERM");
+    let deadline = tokio::time::Instant::now() + guard;
+    let status = loop {
+        if let Some(status) = server.child.try_wait().expect("try_wait") {
+            break status;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "serve exits after SIGTERM"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "serve exits cleanly: {status}");
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_open_live_streams_and_the_server_exits_sqlite() {
+    sigterm_ends_open_live_streams_and_the_server_exits(Backend::Sqlite).await;
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_open_live_streams_and_the_server_exits_postgres() {
+    sigterm_ends_open_live_streams_and_the_server_exits(Backend::Postgres).await;
 }

@@ -62,10 +62,7 @@ pub async fn run(mut settings: Settings, args: ServeArgs) -> anyhow::Result<Exit
     let local = listener.local_addr()?;
     tracing::info!(address = %local, backend = ctx.store.backend(), "pricetrack listening");
     println!("listening on http://{local}");
-    let state = AppState {
-        ctx,
-        settings: Arc::new(settings),
-    };
+    let state = AppState::new(ctx, Arc::new(settings));
     http::serve(listener, state, shutdown_signal()).await?;
     let _ = stop_fetching.send(true);
     if let Some(handle) = fetcher {

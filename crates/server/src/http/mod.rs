@@ -36,6 +36,18 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 pub struct AppState {
     pub ctx: AppContext,
     pub settings: Arc<crate::config::Settings>,
+    /// Fired when the server starts shutting down; live streams end on it.
+    pub shutdown: crate::shutdown::Shutdown,
+}
+
+impl AppState {
+    pub fn new(ctx: AppContext, settings: Arc<crate::config::Settings>) -> Self {
+        Self {
+            ctx,
+            settings,
+            shutdown: crate::shutdown::Shutdown::new(),
+        }
+    }
 }
 
 #[derive(OpenApi)]
@@ -188,16 +200,26 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Serves until `shutdown` resolves (e.g. Ctrl-C).
+/// Serves until `shutdown` resolves (e.g. Ctrl-C) or the state's own signal
+/// fires, then finishes the requests in flight. Either way the state's signal
+/// fires first, so live streams end instead of holding the shutdown open.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let signal = state.shutdown.clone();
+    let stop = async move {
+        tokio::select! {
+            () = shutdown => {},
+            () = signal.triggered() => {},
+        }
+        signal.trigger();
+    };
     axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(stop)
     .await
 }

@@ -65,10 +65,7 @@ pub async fn spawn_app_configured(
         .await
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let state = AppState {
-        ctx: ctx.clone(),
-        settings: Arc::new(settings),
-    };
+    let state = AppState::new(ctx.clone(), Arc::new(settings));
     let server = tokio::spawn(async move {
         http::serve(listener, state, std::future::pending())
             .await
