@@ -1,53 +1,87 @@
-//! Instruments' listing dates, cached briefly for the validator: it needs the
-//! date of every series in every ingest batch (a live feed's 5,000-bar batch
-//! spans 500 instruments), and instruments rarely change. This process's
-//! instrument changes take effect at once; another replica's within [`TTL`].
+//! What the validator needs to know of an instrument, cached briefly: its
+//! listing date, whether its kind can split, and its known splits. The
+//! validator needs them for every series in every ingest batch (a live feed's
+//! 5,000-bar batch spans 500 instruments), and they rarely change. This
+//! process's changes take effect at once; another replica's within [`TTL`].
 
 use crate::{AppContext, AppResult};
 use jiff::civil::Date;
-use pricetrack_domain::Symbol;
+use pricetrack_domain::{
+    Symbol,
+    validation::{KnownSplit, kind_can_split},
+};
 use std::{
     collections::HashMap,
-    sync::Mutex,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
-/// How long a looked-up listing date is trusted.
+/// How long looked-up facts are trusted.
 pub const TTL: Duration = Duration::from_secs(60);
 
-/// Listing dates (or their absence) by symbol.
+/// The validator's facts about one instrument.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ValidationFacts {
+    /// `None` when unknown (or no such instrument).
+    pub listing_date: Option<Date>,
+    /// False for kinds that never split (crypto, FX).
+    pub splits_possible: bool,
+    /// Known splits, oldest first.
+    pub splits: Arc<[KnownSplit]>,
+}
+
+/// Validation facts by symbol.
 #[derive(Default)]
 pub struct ListingDates {
-    entries: Mutex<HashMap<Symbol, (Instant, Option<Date>)>>,
+    entries: Mutex<HashMap<Symbol, (Instant, ValidationFacts)>>,
 }
 
 impl ListingDates {
-    fn cached(&self, symbol: &Symbol) -> Option<Option<Date>> {
+    fn cached(&self, symbol: &Symbol) -> Option<ValidationFacts> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries
             .get(symbol)
             .filter(|(at, _)| at.elapsed() < TTL)
-            .map(|(_, date)| *date)
+            .map(|(_, facts)| facts.clone())
     }
 
     /// The instrument's listing date (`None` when unknown or no such instrument).
     pub async fn get(&self, ctx: &AppContext, symbol: &Symbol) -> AppResult<Option<Date>> {
-        if let Some(date) = self.cached(symbol) {
-            return Ok(date);
+        Ok(self.facts(ctx, symbol).await?.listing_date)
+    }
+
+    /// Everything the validator needs to know of `symbol`.
+    pub async fn facts(&self, ctx: &AppContext, symbol: &Symbol) -> AppResult<ValidationFacts> {
+        if let Some(facts) = self.cached(symbol) {
+            return Ok(facts);
         }
-        let date = ctx
-            .store
-            .get_instrument(symbol)
-            .await?
-            .and_then(|i| i.listing_date);
+        let facts = match ctx.store.get_instrument(symbol).await? {
+            None => ValidationFacts::default(),
+            Some(instrument) => {
+                let mut splits: Vec<KnownSplit> = ctx
+                    .store
+                    .corporate_events(symbol)
+                    .await?
+                    .iter()
+                    .filter_map(|e| e.event.known_split())
+                    .collect();
+                splits.sort_by_key(|s| s.date);
+                ValidationFacts {
+                    listing_date: instrument.listing_date,
+                    splits_possible: kind_can_split(instrument.kind),
+                    splits: splits.into(),
+                }
+            }
+        };
         self.entries
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(symbol.clone(), (Instant::now(), date));
-        Ok(date)
+            .insert(symbol.clone(), (Instant::now(), facts.clone()));
+        Ok(facts)
     }
 
-    /// Drops what is known of `symbol` (it was created, changed or deleted).
+    /// Drops what is known of `symbol` (it was created, changed or deleted,
+    /// or a corporate event of it was recorded).
     pub fn forget(&self, symbol: &Symbol) {
         self.entries
             .lock()

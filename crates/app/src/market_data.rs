@@ -13,7 +13,8 @@
 
 use async_trait::async_trait;
 use jiff::{Timestamp, civil::Date};
-use pricetrack_domain::{Bar, Currency, Instrument, Interval};
+use pricetrack_domain::{Bar, Currency, Instrument, Interval, SplitRatio, validation::KnownSplit};
+use rust_decimal::Decimal;
 use serde::Serialize;
 use std::{fmt, time::Duration};
 
@@ -37,28 +38,41 @@ impl RejectedRecord {
 }
 
 /// A corporate action reported alongside the bars.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum CorporateEvent {
     /// A cash dividend per share, in the instrument's (major) currency.
     Dividend {
         /// Ex-dividend date (exchange-local trading date).
         date: Date,
-        amount: f64,
+        amount: Decimal,
     },
-    /// A split of `numerator` new shares for every `denominator` old ones
+    /// A split: every share held before becomes `ratio.factor()` shares
     /// (4:1 is numerator 4, denominator 1; a 1:10 reverse split is 1, 10).
-    Split {
-        date: Date,
-        numerator: f64,
-        denominator: f64,
-    },
+    /// Prices before `date` divide by the factor to compare with later ones.
+    Split { date: Date, ratio: SplitRatio },
 }
 
 impl CorporateEvent {
     pub fn date(&self) -> Date {
         match self {
             Self::Dividend { date, .. } | Self::Split { date, .. } => *date,
+        }
+    }
+
+    /// `dividend` or `split`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Dividend { .. } => "dividend",
+            Self::Split { .. } => "split",
+        }
+    }
+
+    /// The split as the bar validator sees it (`None` for a dividend).
+    pub fn known_split(&self) -> Option<KnownSplit> {
+        match self {
+            Self::Split { date, ratio } => KnownSplit::new(*date, ratio.factor()),
+            Self::Dividend { .. } => None,
         }
     }
 }

@@ -56,11 +56,22 @@ impl NewestCloses {
     /// The close of the newest stored bar of the series when it starts before
     /// `before`; `None` when unknown here (ask the store).
     pub fn before(&self, symbol: &Symbol, interval: Interval, before: Timestamp) -> Option<f64> {
+        self.newest_before(symbol, interval, before)
+            .map(|(_, close)| close)
+    }
+
+    /// Like [`NewestCloses::before`], with the bar's start time.
+    pub fn newest_before(
+        &self,
+        symbol: &Symbol,
+        interval: Interval,
+        before: Timestamp,
+    ) -> Option<(Timestamp, f64)> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries
             .get(&(symbol.clone(), interval))
             .filter(|e| e.time < before && e.recorded.elapsed() < TTL)
-            .map(|e| e.close)
+            .map(|e| (e.time, e.close))
     }
 
     /// Forgets every series of `symbol` (its bars were deleted).

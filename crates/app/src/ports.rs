@@ -366,6 +366,7 @@ pub trait Store:
     + SettingsStore
     + JobStore
     + QuarantineStore
+    + CorporateEventStore
 {
     /// Which backend this is (`sqlite` or `postgres`).
     fn backend(&self) -> &'static str;

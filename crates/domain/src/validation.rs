@@ -3,12 +3,15 @@
 //! [`Bar::new`] guarantees a bar is internally consistent. This module adds the
 //! checks that need context: the bar is not in the future, not before the
 //! instrument was listed, and does not jump implausibly far from the previous
-//! close (the classic 100× pence/pounds mix-up and unadjusted splits). A bar
-//! that fails is not dropped: it gets a typed [`QuarantineReason`] with a
-//! human-readable message so the caller can quarantine it with its raw record.
+//! close (the classic 100× pence/pounds mix-up and unadjusted splits). A jump
+//! that matches a split the instrument is known to have had between the two
+//! bars is a real event, not an error, and passes. A bar that fails is not
+//! dropped: it gets a typed [`QuarantineReason`] with a human-readable message
+//! so the caller can quarantine it with its raw record.
 
-use crate::{Bar, BarError, Interval, Ohlcv, Symbol, date_key};
-use jiff::{SignedDuration, Timestamp, tz::TimeZone};
+use crate::{Bar, BarError, InstrumentKind, Interval, Ohlcv, Symbol, date_key};
+use jiff::{SignedDuration, Timestamp, civil::Date, tz::TimeZone};
+use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
 
 /// Tunable limits of the validator.
@@ -21,7 +24,8 @@ pub struct ValidationRules {
     /// Also quarantine a jump that sits within `split_tolerance` of a typical
     /// split ratio (3:1, 4:1, 5:1, 10:1, …) even below `max_jump_factor`: a
     /// 5:1 split that was not applied to older bars shows as a ≈4.9× jump once
-    /// the market moved. Off for instruments that never split (crypto, FX).
+    /// the market moved. Never applied to kinds that do not split (crypto, FX:
+    /// see [`BarContext::splits_possible`]), where a 3× move is a market move.
     pub detect_unadjusted_splits: bool,
     /// Relative distance to a split ratio that counts as "at" it. Default 0.05.
     pub split_tolerance: f64,
@@ -42,8 +46,54 @@ pub const SPLIT_RATIOS: [f64; 12] = [
     3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 15.0, 20.0, 25.0, 50.0, 100.0,
 ];
 
+/// A split the instrument is known to have had: from the start of `date`
+/// (00:00 UTC of that trading date) on, prices are `ratio` times lower.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct KnownSplit {
+    pub date: Date,
+    /// Shares after the split per share before (4 for 4:1, 0.1 for 1:10).
+    pub ratio: f64,
+}
+
+impl KnownSplit {
+    /// `None` unless the ratio is a positive finite number other than 1.
+    pub fn new(date: Date, ratio: rust_decimal::Decimal) -> Option<Self> {
+        let ratio = ratio.to_f64()?;
+        (ratio.is_finite() && ratio > 0.0 && ratio != 1.0).then_some(Self { date, ratio })
+    }
+
+    /// When the split takes effect, on the bar-time scale.
+    pub fn effective(&self) -> Timestamp {
+        date_key(self.date)
+    }
+
+    /// A bar from before the split on the new share basis: prices divided
+    /// by the ratio, volume multiplied by it.
+    pub fn adjust(&self, bar: &Bar) -> Result<Bar, BarError> {
+        let r = self.ratio;
+        Bar::new(
+            bar.symbol.clone(),
+            bar.interval,
+            bar.time,
+            Ohlcv {
+                open: bar.open / r,
+                high: bar.high / r,
+                low: bar.low / r,
+                close: bar.close / r,
+                volume: bar.volume * r,
+            },
+        )
+    }
+}
+
+/// Whether instruments of `kind` can split: currencies and coins cannot, so
+/// a 3× move there is a market move, not an unadjusted split.
+pub fn kind_can_split(kind: InstrumentKind) -> bool {
+    !matches!(kind, InstrumentKind::Crypto | InstrumentKind::Fx)
+}
+
 /// What the validator knows about the series a bar belongs to.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BarContext {
     /// The current time: bars may not start after it.
     pub now: Timestamp,
@@ -52,6 +102,13 @@ pub struct BarContext {
     /// The close of the last accepted bar before this one (from the store or
     /// from earlier in the same batch).
     pub previous_close: Option<f64>,
+    /// Start of the bar `previous_close` belongs to (before or, when walking
+    /// history backwards, after the bar checked).
+    pub previous_time: Option<Timestamp>,
+    /// False for kinds that never split: the unadjusted-split check is off.
+    pub splits_possible: bool,
+    /// The instrument's known splits, any order.
+    pub splits: Vec<KnownSplit>,
 }
 
 impl BarContext {
@@ -60,7 +117,35 @@ impl BarContext {
             now,
             listed_since: None,
             previous_close: None,
+            previous_time: None,
+            splits_possible: true,
+            splits: Vec::new(),
         }
+    }
+
+    /// Makes `bar` the previous one for the next check.
+    pub fn accept(&mut self, bar: &Bar) {
+        self.previous_close = Some(bar.close);
+        self.previous_time = Some(bar.time);
+    }
+
+    /// The combined ratio of the known splits between the previous bar and a
+    /// bar starting at `time`: > 1 when `time` is after them (its price is
+    /// that many times lower), < 1 when walking backwards over them, 1 when none.
+    fn split_factor_to(&self, time: Timestamp) -> f64 {
+        let Some(prev) = self.previous_time else {
+            return 1.0;
+        };
+        self.splits.iter().fold(1.0, |f, s| {
+            let at = s.effective();
+            if prev < at && at <= time {
+                f * s.ratio
+            } else if time < at && at <= prev {
+                f / s.ratio
+            } else {
+                f
+            }
+        })
     }
 }
 
@@ -217,29 +302,54 @@ impl BarValidator {
             });
         }
         if let Some(prev) = ctx.previous_close.filter(|p| p.is_finite() && *p > 0.0) {
-            let factor = (bar.close / prev).max(prev / bar.close);
-            if factor > limit {
-                return Err(QuarantineReason::PriceJump {
-                    close: bar.close,
+            let plain = self.check_jump(bar.close, prev, ctx.splits_possible);
+            if plain.is_err() {
+                // A jump across a known split is the split: compare with the
+                // previous close on the new share basis instead.
+                let factor = ctx.split_factor_to(bar.time);
+                if factor != 1.0
+                    && self
+                        .check_jump(bar.close, prev / factor, ctx.splits_possible)
+                        .is_ok()
+                {
+                    return Ok(());
+                }
+            }
+            plain?;
+        }
+        Ok(())
+    }
+
+    /// The jump check of `close` against `prev`.
+    fn check_jump(
+        &self,
+        close: f64,
+        prev: f64,
+        splits_possible: bool,
+    ) -> Result<(), QuarantineReason> {
+        let limit = self.rules.max_jump_factor;
+        let factor = (close / prev).max(prev / close);
+        if factor > limit {
+            return Err(QuarantineReason::PriceJump {
+                close,
+                previous_close: prev,
+                factor,
+                limit,
+            });
+        }
+        if self.rules.detect_unadjusted_splits && splits_possible {
+            let tol = self.rules.split_tolerance;
+            if let Some(ratio) = SPLIT_RATIOS
+                .iter()
+                .copied()
+                .find(|r| (factor / r - 1.0).abs() <= tol)
+            {
+                return Err(QuarantineReason::SuspectedUnadjustedSplit {
+                    close,
                     previous_close: prev,
                     factor,
-                    limit,
+                    ratio,
                 });
-            }
-            if self.rules.detect_unadjusted_splits {
-                let tol = self.rules.split_tolerance;
-                if let Some(ratio) = SPLIT_RATIOS
-                    .iter()
-                    .copied()
-                    .find(|r| (factor / r - 1.0).abs() <= tol)
-                {
-                    return Err(QuarantineReason::SuspectedUnadjustedSplit {
-                        close: bar.close,
-                        previous_close: prev,
-                        factor,
-                        ratio,
-                    });
-                }
             }
         }
         Ok(())
@@ -260,7 +370,7 @@ impl BarValidator {
         for bar in bars {
             match self.check(&bar, &ctx) {
                 Ok(()) => {
-                    ctx.previous_close = Some(bar.close);
+                    ctx.accept(&bar);
                     verdict.accepted.push(bar);
                 }
                 Err(reason) => verdict.quarantined.push((bar, reason)),
@@ -520,5 +630,68 @@ mod tests {
                 .check(&bar("2022-05-06", 0.1455, 0.1455, 0.1455, 0.1455), &ctx)
                 .is_ok()
         );
+    }
+    fn split(date: &str, ratio: f64) -> KnownSplit {
+        KnownSplit {
+            date: date.parse().unwrap(),
+            ratio,
+        }
+    }
+
+    #[test]
+    fn a_jump_across_a_known_split_is_accepted_and_elsewhere_held_back() {
+        let v = BarValidator::default();
+        // NVDA's 4:1 split on 2021-07-20: 751.77 before, ~188 after.
+        let mut ctx = BarContext::new(now());
+        ctx.accept(&bar("2021-07-19", 745.0, 755.0, 740.0, 751.77));
+        let after = bar("2021-07-20", 187.0, 192.0, 185.0, 188.1);
+        let held = v.check(&after, &ctx).unwrap_err();
+        assert_eq!(held.code(), "suspected_unadjusted_split");
+        ctx.splits = vec![split("2021-07-20", 4.0)];
+        assert_eq!(v.check(&after, &ctx), Ok(()), "the split explains it");
+        // The same split does not excuse a jump on another day…
+        let mut later = ctx.clone();
+        later.accept(&bar("2021-07-21", 188.0, 190.0, 186.0, 188.0));
+        let again = bar("2021-07-22", 47.0, 48.0, 46.0, 47.0);
+        assert!(v.check(&again, &later).is_err());
+        // …nor a jump of another size on its day (a 100× error).
+        let wrong = bar("2021-07-20", 7.5, 7.6, 7.4, 7.5);
+        assert_eq!(v.check(&wrong, &ctx).unwrap_err().code(), "price_jump");
+        // A 10:1 split is beyond the jump limit and still passes on its day.
+        ctx.splits = vec![split("2021-07-20", 10.0)];
+        let tenth = bar("2021-07-20", 75.0, 76.0, 74.0, 75.2);
+        assert_eq!(v.check(&tenth, &ctx), Ok(()));
+    }
+
+    #[test]
+    fn walking_history_backwards_over_a_known_split_is_accepted() {
+        let v = BarValidator::default();
+        let mut ctx = BarContext::new(now());
+        ctx.splits = vec![split("2021-07-20", 4.0)];
+        // The newer, post-split bar is the "previous" one when walking back.
+        ctx.accept(&bar("2021-07-20", 187.0, 192.0, 185.0, 188.1));
+        let before = bar("2021-07-19", 745.0, 755.0, 740.0, 751.77);
+        assert_eq!(v.check(&before, &ctx), Ok(()));
+    }
+
+    #[test]
+    fn the_split_check_is_off_for_kinds_that_cannot_split() {
+        assert!(!kind_can_split(InstrumentKind::Crypto));
+        assert!(!kind_can_split(InstrumentKind::Fx));
+        assert!(kind_can_split(InstrumentKind::Stock));
+        let v = BarValidator::default();
+        let mut ctx = BarContext::new(now());
+        ctx.previous_close = Some(100.0);
+        // A coin tripling is rare but real; a stock tripling looks like a 3:1 split.
+        let tripled = bar("2024-01-02", 100.0, 301.0, 99.0, 300.0);
+        assert_eq!(
+            v.check(&tripled, &ctx).unwrap_err().code(),
+            "suspected_unadjusted_split"
+        );
+        ctx.splits_possible = false;
+        assert_eq!(v.check(&tripled, &ctx), Ok(()));
+        // The plain jump limit still applies.
+        let hundred = bar("2024-01-02", 100.0, 10_001.0, 99.0, 10_000.0);
+        assert!(v.check(&hundred, &ctx).is_err());
     }
 }

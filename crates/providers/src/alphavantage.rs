@@ -20,7 +20,7 @@
 use crate::{
     config::{AdapterConfig, ConfigError},
     http::{Http, Response, snippet},
-    parse::{BarCollector, json_f64, local_datetime, str_f64, time_zone},
+    parse::{BarCollector, decimal, json_f64, local_datetime, split_ratio, str_f64, time_zone},
     provider::{Capabilities, HistoryDepth, Provider, RateLimit, symbol_for},
     symbols,
 };
@@ -286,15 +286,17 @@ impl AlphaVantageProvider {
             };
             if interval.is_date_keyed() && c.in_range(time) {
                 let date = time.to_zoned(TimeZone::UTC).date();
-                if let Some(d) = num("dividend amount").filter(|d| *d > 0.0) {
-                    events.push(CorporateEvent::Dividend { date, amount: d });
+                if let Some(amount) = num("dividend amount")
+                    .filter(|d| *d > 0.0)
+                    .and_then(|d| decimal(d, 1.0))
+                {
+                    events.push(CorporateEvent::Dividend { date, amount });
                 }
-                if let Some(s) = num("split coefficient").filter(|s| *s > 0.0 && *s != 1.0) {
-                    events.push(CorporateEvent::Split {
-                        date,
-                        numerator: s,
-                        denominator: 1.0,
-                    });
+                if let Some(ratio) = num("split coefficient")
+                    .filter(|s| *s > 0.0 && *s != 1.0)
+                    .and_then(|s| split_ratio(s, 1.0))
+                {
+                    events.push(CorporateEvent::Split { date, ratio });
                 }
             }
             let v = Ohlcv {

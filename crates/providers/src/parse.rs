@@ -107,6 +107,32 @@ fn shift_decimal_left_2(x: f64) -> f64 {
     if x < 0.0 { -v } else { v }
 }
 
+/// The decimal a provider wrote, from its float: the shortest round-trip
+/// representation (`0.205`, not 0.20499999999999999), scaled exactly from a
+/// minor unit when `factor` is 0.01.
+pub(crate) fn decimal(x: f64, factor: f64) -> Option<rust_decimal::Decimal> {
+    if !x.is_finite() {
+        return None;
+    }
+    let d = rust_decimal::Decimal::from_str_exact(&x.to_string()).ok()?;
+    Some(if factor == 1.0 {
+        d
+    } else if factor == 0.01 {
+        d / rust_decimal::Decimal::ONE_HUNDRED
+    } else {
+        d * rust_decimal::Decimal::from_str_exact(&factor.to_string()).ok()?
+    })
+}
+
+/// A split as a provider reports it (numerator and denominator, or a factor
+/// over 1), when both are positive.
+pub(crate) fn split_ratio(
+    numerator: f64,
+    denominator: f64,
+) -> Option<pricetrack_domain::SplitRatio> {
+    pricetrack_domain::SplitRatio::new(decimal(numerator, 1.0)?, decimal(denominator, 1.0)?).ok()
+}
+
 /// Collects bars for one request: builds them with [`Bar::new`], keeps only
 /// those whose start is inside `[from, to)`, turns invalid records into
 /// [`RejectedRecord`]s and returns them ascending without duplicates.

@@ -15,7 +15,7 @@
 use crate::{
     config::{AdapterConfig, ConfigError},
     http::{Http, Response},
-    parse::{BarCollector, currency_units, local_date_key, scale, time_zone},
+    parse::{BarCollector, currency_units, decimal, local_date_key, scale, split_ratio, time_zone},
     provider::{Capabilities, HistoryDepth, Provider, RateLimit, symbol_for},
 };
 use async_trait::async_trait;
@@ -739,20 +739,19 @@ fn decode_bars(
                 .map(|t| tz.to_datetime(t).date())
         };
         for d in ev.dividends.iter().flat_map(|m| m.values()) {
-            if let Some(date) = local_date(d.date).filter(|d| in_range(*d)) {
-                out.events.push(CorporateEvent::Dividend {
-                    date,
-                    amount: scale(d.amount, factor),
-                });
+            if let (Some(date), Some(amount)) = (
+                local_date(d.date).filter(|d| in_range(*d)),
+                decimal(d.amount, factor),
+            ) {
+                out.events.push(CorporateEvent::Dividend { date, amount });
             }
         }
         for s in ev.splits.iter().flat_map(|m| m.values()) {
-            if let Some(date) = local_date(s.date).filter(|d| in_range(*d)) {
-                out.events.push(CorporateEvent::Split {
-                    date,
-                    numerator: s.numerator,
-                    denominator: s.denominator,
-                });
+            if let (Some(date), Some(ratio)) = (
+                local_date(s.date).filter(|d| in_range(*d)),
+                split_ratio(s.numerator, s.denominator),
+            ) {
+                out.events.push(CorporateEvent::Split { date, ratio });
             }
         }
         out.events.sort_by_key(|e| e.date());

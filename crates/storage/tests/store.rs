@@ -82,4 +82,7 @@ conformance_tests!(
     login_failures_are_counted_per_key_since_a_time_and_cleared,
     watchlists_keep_their_items_in_order_and_are_private,
     user_settings_and_provider_keys_round_trip,
+    corporate_events_round_trip_exactly_oldest_first,
+    recording_an_event_again_replaces_it_and_counts_only_new_ones,
+    events_for_an_unknown_symbol_write_nothing_and_go_with_the_instrument,
 );

@@ -5,7 +5,7 @@
 //! spent) continues where the last run stopped.
 
 use super::policy::{HISTORY_FLOOR, is_fetchable};
-use super::refresh::{JobRun, RunFailure, run_claimed, store_fetched};
+use super::refresh::{Direction, JobRun, RunFailure, run_claimed, store_fetched};
 use crate::context::AppContext;
 use crate::error::{AppError, AppResult};
 use crate::market_data::{HistoryReach, PriceSource};
@@ -91,7 +91,15 @@ pub(crate) async fn run_backfill(
             .fetch_bars(instrument, interval, start, cursor)
             .await?;
         let empty = fetched.bars.is_empty() && fetched.rejected.is_empty();
-        store_fetched(ctx, instrument, interval, fetched, true, run).await?;
+        store_fetched(
+            ctx,
+            instrument,
+            interval,
+            fetched,
+            Direction::Backwards,
+            run,
+        )
+        .await?;
         progress.cursor = Some(start);
         if empty && floor.is_none() && seen_any {
             progress.done = true;

@@ -4,9 +4,10 @@
 //! Entry points: [`refresh::refresh_due`] (the step function of the
 //! background loop and `pricetrack fetch --once`), [`refresh::refresh_now`]
 //! (the "refresh now" API), [`backfill::backfill`] (`pricetrack backfill`),
-//! [`status`] and [`quarantine`].
+//! [`status`], [`quarantine`] and [`events`].
 
 pub mod backfill;
+pub mod events;
 mod listing;
 pub mod policy;
 pub mod ports;

@@ -1,7 +1,8 @@
 //! The store ports of the market-data jobs: per-series fetch state (so restarts
-//! and replicas agree on what is due) and the quarantine of implausible bars.
-//! Re-exported from [`crate::ports`].
+//! and replicas agree on what is due), the quarantine of implausible bars and
+//! the dividends and splits providers report. Re-exported from [`crate::ports`].
 
+use crate::market_data::CorporateEvent;
 use crate::ports::{Page, PageRequest, StoreResult};
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -202,4 +203,34 @@ pub trait QuarantineStore: Send + Sync {
     ) -> StoreResult<Page<QuarantinedBar>>;
     async fn get_quarantined(&self, id: i64) -> StoreResult<Option<QuarantinedBar>>;
     async fn delete_quarantined(&self, id: i64) -> StoreResult<bool>;
+}
+
+/// A dividend or split as stored, with who reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredCorporateEvent {
+    pub symbol: Symbol,
+    pub event: CorporateEvent,
+    /// The provider that reported it last.
+    pub source: String,
+    /// When it was first recorded.
+    pub recorded_at: Timestamp,
+}
+
+#[async_trait]
+pub trait CorporateEventStore: Send + Sync {
+    /// Records events of one instrument. An event of the same kind on the
+    /// same date replaces the stored one (a corrected amount), keeping when it
+    /// was first recorded. Returns how many were new. Fails with
+    /// [`crate::ports::StoreError::UnknownInstrument`] (writing nothing) for a
+    /// missing symbol.
+    async fn upsert_corporate_events(
+        &self,
+        symbol: &Symbol,
+        events: &[CorporateEvent],
+        source: &str,
+        now: Timestamp,
+    ) -> StoreResult<u64>;
+    /// The instrument's events, oldest first (a dividend before a split on
+    /// the same date). Empty for an unknown symbol.
+    async fn corporate_events(&self, symbol: &Symbol) -> StoreResult<Vec<StoredCorporateEvent>>;
 }

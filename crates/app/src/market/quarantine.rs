@@ -31,15 +31,15 @@ pub struct Screened<T> {
     pub held: Vec<(T, Bar, QuarantineReason)>,
 }
 
-/// The close of the last stored bar of a series strictly before `before`.
+/// The start and close of the last stored bar of a series strictly before `before`.
 async fn stored_close_before(
     ctx: &AppContext,
     symbol: &Symbol,
     interval: Interval,
     before: Timestamp,
-) -> AppResult<Option<f64>> {
-    if let Some(close) = ctx.newest_closes.before(symbol, interval, before) {
-        return Ok(Some(close));
+) -> AppResult<Option<(Timestamp, f64)>> {
+    if let Some(found) = ctx.newest_closes.newest_before(symbol, interval, before) {
+        return Ok(Some(found));
     }
     let to = before
         .checked_sub(SignedDuration::from_secs(1))
@@ -54,14 +54,23 @@ async fn stored_close_before(
         .bars(symbol, interval, range)
         .await?
         .pop()
-        .map(|b| b.close))
+        .map(|b| (b.time, b.close)))
+}
+
+/// The validator's context for a series of `symbol`, before any bar.
+async fn context_for(ctx: &AppContext, symbol: &Symbol) -> AppResult<BarContext> {
+    let facts = ctx.listing_dates.facts(ctx, symbol).await?;
+    let mut check = BarContext::new(ctx.clock.now());
+    check.listed_since = facts.listing_date.map(pricetrack_domain::date_key);
+    check.splits_possible = facts.splits_possible;
+    check.splits = facts.splits.to_vec();
+    Ok(check)
 }
 
 /// Runs the validator over bars in time order per series, each compared with
 /// the last accepted close (starting from the store's last close before the
 /// batch). Tags (row numbers…) travel with their bars.
 pub async fn screen<T>(ctx: &AppContext, items: Vec<(T, Bar)>) -> AppResult<Screened<T>> {
-    let now = ctx.clock.now();
     let mut series: BTreeMap<(Symbol, Interval), Vec<(T, Bar)>> = BTreeMap::new();
     for (tag, bar) in items {
         series
@@ -78,13 +87,15 @@ pub async fn screen<T>(ctx: &AppContext, items: Vec<(T, Bar)>) -> AppResult<Scre
         let Some(first) = bars.first().map(|(_, b)| b.time) else {
             continue;
         };
-        let mut check = BarContext::new(now);
-        check.listed_since = listed_since(ctx, &symbol).await?;
-        check.previous_close = stored_close_before(ctx, &symbol, interval, first).await?;
+        let mut check = context_for(ctx, &symbol).await?;
+        if let Some((time, close)) = stored_close_before(ctx, &symbol, interval, first).await? {
+            check.previous_close = Some(close);
+            check.previous_time = Some(time);
+        }
         for (tag, bar) in bars {
             match ctx.bar_validator.check(&bar, &check) {
                 Ok(()) => {
-                    check.previous_close = Some(bar.close);
+                    check.accept(&bar);
                     out.accepted.push((tag, bar));
                 }
                 Err(reason) => out.held.push((tag, bar, reason)),
@@ -94,21 +105,11 @@ pub async fn screen<T>(ctx: &AppContext, items: Vec<(T, Bar)>) -> AppResult<Scre
     Ok(out)
 }
 
-/// The start of the instrument's first trading day, when known.
-async fn listed_since(ctx: &AppContext, symbol: &Symbol) -> AppResult<Option<jiff::Timestamp>> {
-    Ok(ctx
-        .listing_dates
-        .get(ctx, symbol)
-        .await?
-        .map(pricetrack_domain::date_key))
-}
-
 /// Like [`screen`] for a chunk of history fetched while walking backwards:
 /// each bar is compared with the next newer accepted close (starting from the
 /// oldest stored bar at or after the chunk), so the stored, already checked
 /// history sets the scale rather than the chunk's oldest bar.
 pub async fn screen_backwards(ctx: &AppContext, bars: Vec<Bar>) -> AppResult<Screened<()>> {
-    let now = ctx.clock.now();
     let mut out = Screened {
         accepted: Vec::new(),
         held: Vec::new(),
@@ -129,15 +130,16 @@ pub async fn screen_backwards(ctx: &AppContext, bars: Vec<Bar>) -> AppResult<Scr
             },
         )
         .await?;
-    let mut check = BarContext::new(now);
-    check.listed_since = listed_since(ctx, &symbol).await?;
-    check.previous_close = newer.first().map(|b| b.close);
+    let mut check = context_for(ctx, &symbol).await?;
+    if let Some(b) = newer.first() {
+        check.accept(b);
+    }
     let mut bars = bars;
     bars.sort_by_key(|b| std::cmp::Reverse(b.time));
     for bar in bars {
         match ctx.bar_validator.check(&bar, &check) {
             Ok(()) => {
-                check.previous_close = Some(bar.close);
+                check.accept(&bar);
                 out.accepted.push(((), bar));
             }
             Err(reason) => out.held.push(((), bar, reason)),

@@ -18,7 +18,8 @@ use crate::context::AppContext;
 use crate::error::{AppError, AppResult};
 use crate::market_data::{ErrorClass, FetchError, FetchedBars, PriceSource};
 use crate::ports::{
-    BarRange, ClaimedJob, FetchRunRecord, FetchRunResult, InstrumentQuery, JobKey, PageRequest,
+    BackfillProgress, BarRange, ClaimedJob, FetchRunRecord, FetchRunResult, InstrumentQuery,
+    JobKey, PageRequest,
 };
 use jiff::{SignedDuration, Timestamp};
 use pricetrack_domain::{Instrument, Interval, Symbol};
@@ -346,20 +347,16 @@ pub(crate) async fn run_claimed(
         next_due_at: started,
         backfill_done: progress.done,
     };
-    let outcome = if progress.done {
-        refresh_incrementally(&ctx, prices.as_ref(), instrument, key.interval, &mut run).await
-    } else {
-        run_backfill(
-            &ctx,
-            prices.as_ref(),
-            &claimed,
-            &mut progress,
-            max_chunks,
-            observer.as_deref(),
-            &mut run,
-        )
-        .await
-    };
+    let outcome = dispatch(
+        &ctx,
+        prices.as_ref(),
+        &claimed,
+        &mut progress,
+        max_chunks,
+        observer.as_deref(),
+        &mut run,
+    )
+    .await;
     let at = current(&ctx, started);
     let (result, next_due_at) = match outcome {
         Ok(()) => {
@@ -415,6 +412,30 @@ pub(crate) async fn run_claimed(
     run
 }
 
+/// Continues a backfill, or refreshes incrementally; a series whose stored
+/// history predates a known split is adjusted and refilled first.
+async fn dispatch(
+    ctx: &AppContext,
+    prices: &dyn PriceSource,
+    claimed: &ClaimedJob,
+    progress: &mut BackfillProgress,
+    max_chunks: Option<u32>,
+    observer: Option<&dyn BackfillObserver>,
+    run: &mut JobRun,
+) -> Result<(), RunFailure> {
+    let key = claimed.job.key();
+    super::events::reconcile_splits(ctx, &key, progress).await?;
+    if progress.done {
+        refresh_incrementally(ctx, prices, claimed, progress, run).await?;
+        if progress.done {
+            return Ok(());
+        }
+        // The fetch brought a split the stored history predates: refill it now.
+        run.kind = RunKind::Backfill;
+    }
+    run_backfill(ctx, prices, claimed, progress, max_chunks, observer, run).await
+}
+
 /// Fails when the provider quoted another currency than the instrument's: the
 /// bars would be stored at the wrong scale. They go to quarantine instead.
 pub(crate) async fn check_currency(
@@ -454,14 +475,28 @@ pub(crate) async fn check_currency(
     })
 }
 
+/// How fetched bars relate to the stored series.
+pub(crate) enum Direction<'a> {
+    /// A backfill chunk, older than what is stored.
+    Backwards,
+    /// New bars after the stored ones; a split they report that the stored
+    /// history predates is reconciled (see [`super::events`]) before they are
+    /// checked against it.
+    Forwards {
+        key: &'a JobKey,
+        progress: &'a mut BackfillProgress,
+    },
+}
+
 /// Validates fetched bars, stores the plausible ones and quarantines the rest
-/// (and every record the provider sent that never became a bar).
+/// (and every record the provider sent that never became a bar). Dividends
+/// and splits that came with them are recorded.
 pub(crate) async fn store_fetched(
     ctx: &AppContext,
     instrument: &Instrument,
     interval: Interval,
     fetched: FetchedBars,
-    backwards: bool,
+    direction: Direction<'_>,
     run: &mut JobRun,
 ) -> Result<(), RunFailure> {
     run.provider = Some(fetched.provider.clone());
@@ -474,6 +509,14 @@ pub(crate) async fn store_fetched(
         &fetched.bars,
     )
     .await?;
+    let new_events =
+        super::events::record(ctx, instrument, &fetched.events, &fetched.provider).await?;
+    let backwards = matches!(direction, Direction::Backwards);
+    if let Direction::Forwards { key, progress } = direction
+        && new_events > 0
+    {
+        super::events::reconcile_splits(ctx, key, progress).await?;
+    }
     // Only this series' bars: a confused provider must not write elsewhere.
     let (ours, strays): (Vec<_>, Vec<_>) = fetched
         .bars
@@ -517,10 +560,13 @@ pub(crate) async fn store_fetched(
 async fn refresh_incrementally(
     ctx: &AppContext,
     prices: &dyn PriceSource,
-    instrument: &Instrument,
-    interval: Interval,
+    claimed: &ClaimedJob,
+    progress: &mut BackfillProgress,
     run: &mut JobRun,
 ) -> Result<(), RunFailure> {
+    let instrument = &claimed.instrument;
+    let key = claimed.job.key();
+    let interval = key.interval;
     let now = ctx.clock.now();
     let last = ctx
         .store
@@ -552,7 +598,11 @@ async fn refresh_incrementally(
     let to = add(now, ahead);
     run.requests += 1;
     let fetched = prices.fetch_bars(instrument, interval, from, to).await?;
-    store_fetched(ctx, instrument, interval, fetched, false, run).await
+    let direction = Direction::Forwards {
+        key: &key,
+        progress,
+    };
+    store_fetched(ctx, instrument, interval, fetched, direction, run).await
 }
 
 /// Refreshes one instrument now, whatever the market's hours: its daily

@@ -92,7 +92,7 @@ async fn adjusted_series_finds_volume_by_name_and_reports_dividends() {
         got.events,
         vec![CorporateEvent::Dividend {
             date: "2020-05-07".parse().unwrap(),
-            amount: 1.63
+            amount: rust_decimal_macros::dec!(1.63)
         }]
     );
 }

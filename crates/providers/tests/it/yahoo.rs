@@ -2,6 +2,7 @@ use crate::common::*;
 use pricetrack_app::market_data::{CorporateEvent, ErrorClass, FetchErrorKind, PriceSource};
 use pricetrack_domain::{Currency, InstrumentKind, Interval};
 use pricetrack_providers::{Provider, yahoo::YahooProvider};
+use rust_decimal_macros::dec;
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
     matchers::{method, path, query_param},
@@ -87,12 +88,11 @@ async fn splits_and_dividends_come_back_as_corporate_events() {
         vec![
             CorporateEvent::Split {
                 date: "2020-08-31".parse().unwrap(),
-                numerator: 4.0,
-                denominator: 1.0
+                ratio: "4:1".parse().unwrap(),
             },
             CorporateEvent::Dividend {
                 date: "2020-11-06".parse().unwrap(),
-                amount: 0.205
+                amount: dec!(0.205)
             },
         ]
     );
@@ -113,8 +113,7 @@ async fn a_year_of_nvda_has_252_bars_and_the_july_2021_split() {
         got.events,
         vec![CorporateEvent::Split {
             date: "2021-07-20".parse().unwrap(),
-            numerator: 4.0,
-            denominator: 1.0
+            ratio: "4:1".parse().unwrap(),
         }]
     );
 }
@@ -130,7 +129,7 @@ async fn a_year_of_msft_has_four_dividends_keyed_by_timestamp_strings() {
     )
     .await;
     assert_eq!(got.bars.len(), 252);
-    let divs: Vec<f64> = got
+    let divs: Vec<rust_decimal::Decimal> = got
         .events
         .iter()
         .filter_map(|e| match e {
@@ -139,7 +138,7 @@ async fn a_year_of_msft_has_four_dividends_keyed_by_timestamp_strings() {
         })
         .collect();
     // Three of 0.56, then the raise to 0.62 (Nov 2021).
-    assert_eq!(divs, vec![0.56, 0.56, 0.56, 0.62]);
+    assert_eq!(divs, vec![dec!(0.56), dec!(0.56), dec!(0.56), dec!(0.62)]);
 }
 
 #[tokio::test]

@@ -1,4 +1,4 @@
-//! Market data: "refresh now", fetch status and the quarantine.
+//! Market data: "refresh now", fetch status, corporate events and the quarantine.
 //! Reading is open to every signed-in user; releasing or dropping quarantined
 //! records changes shared data and needs the admin role.
 
@@ -17,8 +17,10 @@ use axum::{
 use jiff::Timestamp;
 use pricetrack_app::{
     market::{self, JobRun, RefreshReport},
-    ports::{FetchJob, PageRequest, QuarantinedBar},
+    market_data::CorporateEvent,
+    ports::{FetchJob, PageRequest, QuarantinedBar, StoredCorporateEvent},
 };
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -203,6 +205,79 @@ pub async fn status(
             .iter()
             .map(|j| SeriesStatusOut::new(j, now))
             .collect(),
+    }))
+}
+
+/// A dividend or split of an instrument.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CorporateEventOut {
+    /// `dividend` or `split`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Ex-date (exchange-local trading date), `YYYY-MM-DD`.
+    pub date: String,
+    /// Dividend per share in the instrument's currency (decimal string).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub amount: Option<Decimal>,
+    /// Split: `numerator` new shares for every `denominator` old ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub numerator: Option<Decimal>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub denominator: Option<Decimal>,
+    /// Split as `N:M` (e.g. `4:1`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratio: Option<String>,
+    /// The provider that reported it.
+    pub source: String,
+    /// When it was first recorded.
+    pub recorded_at: String,
+}
+
+impl From<&StoredCorporateEvent> for CorporateEventOut {
+    fn from(e: &StoredCorporateEvent) -> Self {
+        let (amount, split) = match &e.event {
+            CorporateEvent::Dividend { amount, .. } => (Some(*amount), None),
+            CorporateEvent::Split { ratio, .. } => (None, Some(*ratio)),
+        };
+        Self {
+            kind: e.event.kind().to_owned(),
+            date: e.event.date().to_string(),
+            amount,
+            numerator: split.map(|r| r.numerator()),
+            denominator: split.map(|r| r.denominator()),
+            ratio: split.map(|r| r.to_string()),
+            source: e.source.clone(),
+            recorded_at: time(e.recorded_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventsOut {
+    pub symbol: String,
+    /// The currency of dividend amounts.
+    pub currency: String,
+    /// Oldest first.
+    pub events: Vec<CorporateEventOut>,
+}
+
+/// Dividends and splits the providers reported for an instrument, oldest first.
+#[utoipa::path(get, path = "/instruments/{symbol}/events", tag = "market data", params(("symbol" = String, Path)),
+    responses((status = 200, body = EventsOut), (status = 404)), security(("bearer" = [])))]
+pub async fn events(
+    State(state): State<AppState>,
+    _user: AuthUser,
+    Path(symbol): Path<String>,
+) -> ApiResult<Json<EventsOut>> {
+    let symbol = parse_symbol(&symbol)?;
+    let (instrument, events) = market::events::list(&state.ctx, &symbol).await?;
+    Ok(Json(EventsOut {
+        symbol: symbol.to_string(),
+        currency: instrument.currency.to_string(),
+        events: events.iter().map(CorporateEventOut::from).collect(),
     }))
 }
 

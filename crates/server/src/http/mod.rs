@@ -90,6 +90,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(bars::quote))
         .routes(routes!(market::refresh))
         .routes(routes!(market::status))
+        .routes(routes!(market::events))
         .routes(routes!(market::list_quarantine))
         .routes(routes!(market::release_quarantined))
         .routes(routes!(market::drop_quarantined))

@@ -921,6 +921,7 @@ pub async fn openapi_documents_every_route(app: TestApp) {
         "GET /stream",
         "POST /instruments/{symbol}/refresh",
         "GET /instruments/{symbol}/status",
+        "GET /instruments/{symbol}/events",
         "GET /quarantine",
         "POST /quarantine/{id}/release",
         "DELETE /quarantine/{id}",

@@ -274,3 +274,55 @@ pub async fn bars_before_the_listing_date_are_quarantined(m: MarketApp) {
     assert_eq!(r.status(), 200);
     assert!(json(r).await["listing_date"].is_null());
 }
+
+pub async fn dividends_and_splits_from_the_provider_are_listed_per_instrument(m: MarketApp) {
+    let app = &m.app;
+    // Apple's 4:1 split of 2020-08-31 and the dividend of 2020-11-06, as
+    // Yahoo recorded them alongside the bars.
+    m.fake
+        .record("AAPL", "chart-1d-AAPL-split-dividend-events.json");
+    app.add_instrument("AAPL", "stock", "USD").await;
+    let r = app
+        .request(Method::POST, "/api/v1/instruments/AAPL/refresh")
+        .send()
+        .await
+        .unwrap();
+    let body = json(r).await;
+    assert_eq!(body["failed"], 0, "{body}");
+    assert_eq!(body["quarantined"], 0, "{body}");
+    assert_eq!(body["runs"][0]["bars_stored"], 49, "{body}");
+
+    let body = json(app.get("/api/v1/instruments/AAPL/events").await).await;
+    assert_eq!(
+        body,
+        json!({
+            "symbol": "AAPL",
+            "currency": "USD",
+            "events": [
+                {"type": "split", "date": "2020-08-31", "numerator": "4", "denominator": "1",
+                 "ratio": "4:1", "source": "yahoo", "recorded_at": crate::harness::NOW},
+                {"type": "dividend", "date": "2020-11-06", "amount": "0.205",
+                 "source": "yahoo", "recorded_at": crate::harness::NOW}
+            ]
+        })
+    );
+    // Refreshing again records nothing twice.
+    app.request(Method::POST, "/api/v1/instruments/AAPL/refresh")
+        .send()
+        .await
+        .unwrap();
+    let again = json(app.get("/api/v1/instruments/AAPL/events").await).await;
+    assert_eq!(again["events"].as_array().unwrap().len(), 2);
+
+    // An instrument without events has an empty list; unknown ones are 404.
+    app.add_instrument("MSFT", "stock", "USD").await;
+    let none = json(app.get("/api/v1/instruments/MSFT/events").await).await;
+    assert_eq!(none["events"], json!([]));
+    problem(app.get("/api/v1/instruments/NOPE/events").await, 404).await;
+    let r = app
+        .anonymous(Method::GET, "/api/v1/instruments/AAPL/events")
+        .send()
+        .await
+        .unwrap();
+    problem(r, 401).await;
+}

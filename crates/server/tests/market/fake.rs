@@ -65,6 +65,9 @@ pub struct FakeState {
     pub listed: BTreeMap<String, Timestamp>,
     /// Symbol → bars replayed instead of generated (daily).
     pub fixtures: BTreeMap<String, (String, Vec<RawBar>)>,
+    /// Symbol → a recorded Yahoo chart response, served cut to the range asked
+    /// for (bars and events), never past the fake clock's "now".
+    pub recorded: BTreeMap<String, serde_json::Value>,
     /// Requests whose period1 is before this fail with HTTP 500.
     pub fail_before: Option<Timestamp>,
     /// Seeded fault mix: (probability, fault) pairs, checked in order.
@@ -84,6 +87,7 @@ impl FakeYahoo {
                 requests: Vec::new(),
                 listed: BTreeMap::new(),
                 fixtures: BTreeMap::new(),
+                recorded: BTreeMap::new(),
                 fail_before: None,
                 faults: None,
             })),
@@ -113,6 +117,13 @@ impl FakeYahoo {
         self.lock()
             .fixtures
             .insert(symbol.to_owned(), (currency.to_owned(), bars));
+    }
+
+    /// Serves `shared/fixtures/providers/yahoo/{file}` for `symbol`.
+    pub fn record(&self, symbol: &str, file: &str) {
+        let body = recorded_fixture(file);
+        let value = serde_json::from_str(&body).expect("fixture JSON");
+        self.lock().recorded.insert(symbol.to_owned(), value);
     }
 
     pub fn fail_before(&self, at: Option<Timestamp>) {
@@ -199,6 +210,83 @@ fn generated(
     out
 }
 
+/// A recorded Yahoo response (`shared/fixtures/providers/yahoo/…`).
+pub fn recorded_fixture(file: &str) -> String {
+    let path = format!(
+        "{}/../../../shared/fixtures/providers/yahoo/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The timestamps and OHLCV of a recorded chart response.
+pub fn recorded_bars(file: &str) -> Vec<RawBar> {
+    let v: serde_json::Value = serde_json::from_str(&recorded_fixture(file)).expect("JSON");
+    let r = &v["chart"]["result"][0];
+    let q = &r["indicators"]["quote"][0];
+    let col = |k: &str, i: usize| q[k][i].as_f64();
+    r["timestamp"]
+        .as_array()
+        .expect("timestamps")
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| {
+            Some((
+                t.as_i64()?,
+                [
+                    col("open", i)?,
+                    col("high", i)?,
+                    col("low", i)?,
+                    col("close", i)?,
+                    col("volume", i)?,
+                ],
+            ))
+        })
+        .collect()
+}
+
+/// A recorded chart response cut to `[p1, p2)` and to what exists at `now`.
+fn cut_recording(recorded: &serde_json::Value, p1: i64, p2: i64, now: Timestamp) -> String {
+    let mut v = recorded.clone();
+    let keep_time = |t: i64| p1 <= t && t < p2 && t <= now.as_second();
+    let r = &mut v["chart"]["result"][0];
+    let times: Vec<i64> = r["timestamp"]
+        .as_array()
+        .map(|a| a.iter().filter_map(serde_json::Value::as_i64).collect())
+        .unwrap_or_default();
+    let keep: Vec<bool> = times.iter().map(|t| keep_time(*t)).collect();
+    let cut = |a: &mut serde_json::Value| {
+        if let Some(items) = a.as_array_mut() {
+            let mut i = 0;
+            items.retain(|_| {
+                let k = keep.get(i).copied().unwrap_or(false);
+                i += 1;
+                k
+            });
+        }
+    };
+    let arrays = [
+        "/timestamp",
+        "/indicators/quote/0/open",
+        "/indicators/quote/0/high",
+        "/indicators/quote/0/low",
+        "/indicators/quote/0/close",
+        "/indicators/quote/0/volume",
+        "/indicators/adjclose/0/adjclose",
+    ];
+    for pointer in arrays {
+        if let Some(a) = r.pointer_mut(pointer) {
+            cut(a);
+        }
+    }
+    for pointer in ["/events/dividends", "/events/splits"] {
+        if let Some(m) = r.pointer_mut(pointer).and_then(|m| m.as_object_mut()) {
+            m.retain(|_, e| e["date"].as_i64().is_some_and(keep_time));
+        }
+    }
+    v.to_string()
+}
+
 /// A chart answer; `first_trade` is the meta's `firstTradeDate` when known.
 fn chart_json(
     currency: &str,
@@ -275,6 +363,12 @@ impl Respond for FakeYahoo {
                 chosen
             }
         };
+        if let Some(recorded) = st.recorded.get(&symbol) {
+            let body = cut_recording(recorded, request.period1, request.period2, now);
+            return ResponseTemplate::new(200)
+                .insert_header("content-type", "application/json")
+                .set_body_string(body);
+        }
         let first_trade = st.listed.get(&symbol).map(|t| t.as_second());
         let (currency, tz, mut bars) = match st.fixtures.get(&symbol) {
             Some((ccy, bars)) => (

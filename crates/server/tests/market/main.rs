@@ -65,10 +65,12 @@ on_both_backends!(
     manual_instruments_are_never_fetched_and_demo_ones_only_from_demo,
     intraday_series_follow_open_positions_not_past_trades,
     the_providers_first_trade_date_becomes_an_unknown_listing_date,
+    a_split_reported_by_the_provider_puts_the_stored_history_on_the_new_basis,
 );
 
 http_on_both_backends!(
     refresh_now_fetches_and_status_reports_it,
     implausible_ingested_bars_are_quarantined_then_released_or_dropped,
     bars_before_the_listing_date_are_quarantined,
+    dividends_and_splits_from_the_provider_are_listed_per_instrument,
 );

@@ -887,3 +887,149 @@ pub async fn the_providers_first_trade_date_becomes_an_unknown_listing_date(db: 
     assert_eq!(listing("OLDCO").await.as_deref(), Some("2019-06-01"));
     assert_eq!(listing("PRECO").await.as_deref(), Some("2019-12-31"));
 }
+
+/// A recorded chart's daily bars keyed by their trading date.
+fn recorded_daily(file: &str) -> BTreeMap<Timestamp, [f64; 5]> {
+    crate::fake::recorded_bars(file)
+        .into_iter()
+        .map(|(t, v)| {
+            let t = Timestamp::from_second(t).expect("time");
+            (date_key(t.to_zoned(jiff::tz::TimeZone::UTC).date()), v)
+        })
+        .collect()
+}
+
+fn daily_bar(symbol: &str, time: Timestamp, v: [f64; 5]) -> Bar {
+    Bar::new(
+        sym(symbol),
+        Interval::D1,
+        time,
+        Ohlcv {
+            open: v[0],
+            high: v[1],
+            low: v[2],
+            close: v[3],
+            volume: v[4],
+        },
+    )
+    .expect("bar")
+}
+
+pub async fn a_split_reported_by_the_provider_puts_the_stored_history_on_the_new_basis(
+    db: TestDatabase,
+) {
+    // NVDA split 4:1 on 2021-07-20. The recording (served by the fake) is
+    // split-adjusted, as every Yahoo answer after the split is; the store
+    // still holds what Yahoo served before it: four times higher.
+    let file = "chart-1d-NVDA-1y-split-event.json";
+    let e = env(db, "2021-07-20T21:00:00Z").await;
+    add(&e.ctx, "NVDA", InstrumentKind::Stock, "yahoo").await;
+    e.fake.record("NVDA", file);
+    let recorded = recorded_daily(file);
+    let split_day = date_key("2021-07-20".parse().unwrap());
+    let old_basis: Vec<Bar> = recorded
+        .range(..split_day)
+        .map(|(t, v)| {
+            daily_bar(
+                "NVDA",
+                *t,
+                [v[0] * 4.0, v[1] * 4.0, v[2] * 4.0, v[3] * 4.0, v[4] / 4.0],
+            )
+        })
+        .collect();
+    // January is no longer in the provider's answer: only the store has it.
+    let first_close = recorded.values().next().unwrap()[3];
+    let january: Vec<Bar> = (25..=29)
+        .map(|d| {
+            let t = date_key(format!("2021-01-{d}").parse().unwrap());
+            let p = first_close * 4.0;
+            daily_bar("NVDA", t, [p, p, p, p, 1000.0])
+        })
+        .collect();
+    e.ctx.store.upsert_bars(&january).await.unwrap();
+    e.ctx.store.upsert_bars(&old_basis).await.unwrap();
+    let key = JobKey::new(sym("NVDA"), Interval::D1);
+    mark_backfilled(&e.ctx, &key, ts("2021-07-19T21:00:00Z")).await;
+
+    let report = e.step().await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert_eq!(
+        report.quarantined, 0,
+        "the post-split bars are not held back: {report:?}"
+    );
+    let events = e.ctx.store.corporate_events(&sym("NVDA")).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events[0].event,
+        pricetrack_app::market_data::CorporateEvent::Split {
+            date: "2021-07-20".parse().unwrap(),
+            ratio: "4:1".parse().unwrap(),
+        }
+    );
+    assert_eq!(events[0].source, "yahoo");
+    // The series' backfill restarted at this step and refilled the history.
+    let reqs = e.fake.take_requests();
+    assert_eq!(
+        reqs.len(),
+        3,
+        "the refresh, one ten-year chunk, then an empty one: {reqs:?}"
+    );
+    let status = market::status::instrument_status(&e.ctx, &sym("NVDA"))
+        .await
+        .unwrap();
+    let job = &status.series[0];
+    assert!(job.backfill.done, "{job:?}");
+    assert_eq!(job.backfill.anchor, Some(ts("2021-07-20T21:00:00Z")));
+
+    let stored = e
+        .ctx
+        .store
+        .bars(&sym("NVDA"), Interval::D1, BarRange::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.len(),
+        january.len() + recorded.range(..=split_day).count()
+    );
+    for b in &stored {
+        match recorded.get(&b.time) {
+            // Replaced by the provider's adjusted figures, exactly.
+            Some(v) => assert_eq!((b.close, b.volume), (v[3], v[4]), "{}", b.time),
+            // Beyond the provider's answer: put on the new basis here.
+            None => assert!((b.close / first_close - 1.0).abs() < 1e-12, "{b:?}"),
+        }
+    }
+    let verdict = BarValidator::default().check_series(stored, BarContext::new(e.time.now_ts()));
+    assert!(
+        verdict.quarantined.is_empty(),
+        "{:?}",
+        verdict.quarantined.first()
+    );
+
+    // The following days arrive as usual.
+    for day in ["2021-07-21", "2021-07-22", "2021-07-23"] {
+        let r = e.step_at(&format!("{day}T21:00:00Z")).await;
+        assert_eq!((r.failed, r.quarantined), (0, 0), "{r:?}");
+        assert_eq!(r.runs[0].kind, RunKind::Refresh);
+    }
+    let last = e
+        .ctx
+        .store
+        .bars(
+            &sym("NVDA"),
+            Interval::D1,
+            BarRange {
+                limit: Some(1),
+                ..BarRange::default()
+            },
+        )
+        .await
+        .unwrap();
+    let friday = date_key("2021-07-23".parse().unwrap());
+    assert_eq!(last[0].time, friday);
+    assert_eq!(last[0].close, recorded[&friday][3]);
+    let held = market::quarantine::list(&e.ctx, None, PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(held.total, 0, "{:?}", held.items.first());
+}

@@ -5,6 +5,7 @@
 //! read and written as `rust_decimal::Decimal`.
 
 mod bars;
+mod corporate_events;
 mod instruments;
 mod jobs;
 mod migrate;

@@ -4,6 +4,7 @@
 //! writers); a small pool of reader connections serves reads concurrently thanks to WAL.
 
 mod bars;
+mod corporate_events;
 mod instruments;
 mod jobs;
 mod migrate;

@@ -17,7 +17,9 @@ use std::sync::Arc;
 
 pub type S = Arc<dyn Store>;
 
+mod events;
 mod ui;
+pub use events::*;
 pub use ui::*;
 
 // ---------------------------------------------------------------- helpers
