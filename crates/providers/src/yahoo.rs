@@ -7,7 +7,10 @@
 //!   00:00 London (FX): keyed by the local date in `meta.exchangeTimezoneName`;
 //! * `null` in every array for a bar without trades: the bar is skipped;
 //! * no `timestamp` and `quote: [{}]` for an empty range: no bars, no error;
-//! * a trailing "live" bar at `regularMarketTime` outside the period: dropped;
+//! * a trailing "current price" bar (flat, no volume) after the last one:
+//!   dropped when it starts within one interval of `regularMarketTime` and
+//!   off the bar grid or at/after its session's close, or at/after the
+//!   current session's close (see [`is_current_price_bar`]);
 //! * `GBp`/`ZAc`/`ILA` minor units: converted to GBP/ZAR/ILS (÷100);
 //! * HTTP 404 with `chart.error` (unknown symbol), HTTP 400 "Data doesn't
 //!   exist" (range before listing: no bars), HTTP 429 with a plain-text body.
@@ -75,6 +78,9 @@ mod wire {
         pub chart_previous_close: Option<f64>,
         pub previous_close: Option<f64>,
         pub current_trading_period: Option<TradingPeriods>,
+        /// Regular sessions of the range: a list of lists of periods
+        /// (`includePrePost=false`) or `{pre, regular, post}` of such lists.
+        pub trading_periods: Option<serde_json::Value>,
     }
 
     #[derive(Debug, Deserialize)]
@@ -681,13 +687,9 @@ fn decode_bars(
             c.reject(format!("timestamp {t}"), "timestamp out of range");
             continue;
         };
-        // The trailing bar at regularMarketTime that is not on the bar grid
-        // is the live price, not a bar.
         if !interval.is_date_keyed()
             && i + 1 == ts.len()
-            && i > 0
-            && Some(t) == meta.regular_market_time
-            && (t - ts[i - 1]) % step != 0
+            && is_current_price_bar(t, i.checked_sub(1).map(|p| ts[p]), step, meta)
         {
             continue;
         }
@@ -790,6 +792,63 @@ fn decode_bars(
         }
     }
     out
+}
+
+/// The `(start, end)` of every regular session the metadata names.
+fn regular_sessions(meta: &wire::Meta) -> Vec<(i64, i64)> {
+    fn collect(v: &serde_json::Value, out: &mut Vec<(i64, i64)>) {
+        match v {
+            serde_json::Value::Array(items) => items.iter().for_each(|i| collect(i, out)),
+            serde_json::Value::Object(o) => {
+                if let (Some(s), Some(e)) = (
+                    o.get("start").and_then(serde_json::Value::as_i64),
+                    o.get("end").and_then(serde_json::Value::as_i64),
+                ) {
+                    out.push((s, e));
+                } else if let Some(r) = o.get("regular") {
+                    collect(r, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Some(v) = &meta.trading_periods {
+        collect(v, &mut out);
+    }
+    if let Some(p) = meta
+        .current_trading_period
+        .as_ref()
+        .and_then(|c| c.regular.as_ref())
+    {
+        out.push((p.start, p.end));
+    }
+    out
+}
+
+/// Whether the last intraday stamp `t` is Yahoo's "current price" bar (flat,
+/// no volume, at `regularMarketTime`) rather than a bar of the session: it
+/// starts within one interval of `regularMarketTime` and either off the bar
+/// grid or at/after the close of its session; or it starts at/after the close
+/// of the current session. A bar still forming inside the session is neither.
+fn is_current_price_bar(t: i64, previous: Option<i64>, step: i64, meta: &wire::Meta) -> bool {
+    let sessions = regular_sessions(meta);
+    // The session of t: the latest one starting at or before it.
+    let after_its_close = sessions
+        .iter()
+        .filter(|(start, _)| *start <= t)
+        .max_by_key(|(start, _)| *start)
+        .is_some_and(|(_, end)| t >= *end);
+    let near_market_time = meta
+        .regular_market_time
+        .is_some_and(|m| (t - m).abs() < step);
+    let off_grid = previous.is_some_and(|p| (t - p) % step != 0);
+    let after_current_close = meta
+        .current_trading_period
+        .as_ref()
+        .and_then(|c| c.regular.as_ref())
+        .is_some_and(|p| t >= p.end);
+    (near_market_time && (off_grid || after_its_close)) || after_current_close
 }
 
 /// The currency Yahoo reports, major unit, and the factor applied.

@@ -283,6 +283,67 @@ async fn one_minute_bars_skip_the_null_minute_and_drop_the_live_bar_outside_the_
 }
 
 #[tokio::test]
+async fn the_current_price_bar_at_the_close_is_not_stored_by_the_completion_run() {
+    // The completion run after the close asks from the last stored bar to
+    // now plus one interval, so the range covers 20:00Z, where Yahoo puts a
+    // flat, zero-volume "current price" bar (regularMarketTime is one second
+    // later, and 20:00Z is on the minute grid).
+    let server = serve_fixture(200, "yahoo/chart-1m-AAPL-null-bar.json").await;
+    let y = YahooProvider::new(adapter(&server.uri(), "2024-10-03T20:10:00Z"), None).unwrap();
+    let got = y
+        .fetch_bars(
+            &stock("AAPL"),
+            Interval::M1,
+            ts("2024-10-02T19:00:00Z"),
+            ts("2024-10-03T20:11:00Z"),
+        )
+        .await
+        .unwrap();
+    assert!(
+        !got.bars
+            .iter()
+            .any(|b| b.time == ts("2024-10-03T20:00:00Z")),
+        "the current price is not a bar"
+    );
+    assert_eq!(got.bars.last().unwrap().time, ts("2024-10-02T19:59:00Z"));
+    assert_eq!(got.bars.len(), 60);
+    assert!(got.rejected.is_empty());
+    assert_eq!(got.incomplete, None);
+}
+
+#[tokio::test]
+async fn the_bar_forming_inside_the_session_is_kept_near_the_market_time() {
+    // 15:00 and 15:01 on the minute grid, regularMarketTime 15:01:30 inside
+    // the 13:30–20:00Z session: the 15:01 bar is real and still forming.
+    let body = serde_json::json!({"chart": {"result": [{
+        "meta": {
+            "currency": "USD", "exchangeTimezoneName": "America/New_York",
+            "regularMarketTime": 1727881290,
+            "currentTradingPeriod": {"regular": {"start": 1727875800, "end": 1727899200}},
+            "tradingPeriods": [[{"start": 1727875800, "end": 1727899200}]]
+        },
+        "timestamp": [1727881200, 1727881260],
+        "indicators": {"quote": [{
+            "open": [226.0, 226.5], "high": [226.6, 226.7], "low": [225.9, 226.4],
+            "close": [226.5, 226.6], "volume": [1000, 300]
+        }]}
+    }], "error": null}});
+    let server = serve(200, body.to_string()).await;
+    let y = YahooProvider::new(adapter(&server.uri(), "2024-10-02T15:01:30Z"), None).unwrap();
+    let got = y
+        .fetch_bars(
+            &stock("AAPL"),
+            Interval::M1,
+            ts("2024-10-02T15:00:00Z"),
+            ts("2024-10-02T15:02:30Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(got.bars.len(), 2);
+    assert_eq!(got.incomplete, Some(ts("2024-10-02T15:01:00Z")));
+}
+
+#[tokio::test]
 async fn the_minute_still_forming_is_flagged_incomplete() {
     let server = serve_fixture(200, "yahoo/chart-1m-AAPL-null-bar.json").await;
     let y = YahooProvider::new(adapter(&server.uri(), "2024-10-02T19:59:30Z"), None).unwrap();
