@@ -283,6 +283,17 @@ pub trait PriceSource: Send + Sync {
         HistoryReach::Unlimited
     }
 
+    /// The longest range one [`PriceSource::fetch_bars`] call for this
+    /// instrument and interval may span (`None`: no limit of the source's
+    /// own). Backfills and catch-up refreshes split longer ranges.
+    fn max_request_span(
+        &self,
+        _instrument: &Instrument,
+        _interval: Interval,
+    ) -> Option<jiff::SignedDuration> {
+        None
+    }
+
     /// Bars of `interval` whose start lies in `[from, to)`, ascending.
     /// Date-keyed intervals are keyed by the exchange's local trading date at
     /// 00:00 UTC (see [`pricetrack_domain::date_key`]). An empty range is

@@ -109,6 +109,7 @@ impl AlphaVantageProvider {
                 rate_limit: RateLimit::new(5.0, 1),
                 needs_api_key: true,
                 simulated: false,
+                max_request_span: Vec::new(),
             },
         })
     }

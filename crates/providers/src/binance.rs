@@ -135,6 +135,7 @@ impl BinanceProvider {
                 rate_limit: RateLimit::new(1200.0, 50),
                 needs_api_key: false,
                 simulated: false,
+                max_request_span: Vec::new(),
             },
         })
     }

@@ -166,6 +166,7 @@ impl CoinGeckoProvider {
                 rate_limit: RateLimit::new(10.0, 2),
                 needs_api_key: false,
                 simulated: false,
+                max_request_span: Vec::new(),
             },
         })
     }

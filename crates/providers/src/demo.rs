@@ -253,6 +253,7 @@ impl DemoProvider {
                 rate_limit: RateLimit::UNLIMITED,
                 needs_api_key: false,
                 simulated: true,
+                max_request_span: Vec::new(),
             },
         }
     }

@@ -34,6 +34,7 @@ impl ManualProvider {
                 rate_limit: RateLimit::UNLIMITED,
                 needs_api_key: false,
                 simulated: false,
+                max_request_span: Vec::new(),
             },
         }
     }

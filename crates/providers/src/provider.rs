@@ -65,6 +65,10 @@ pub struct Capabilities {
     pub needs_api_key: bool,
     /// Generated data (the demo provider).
     pub simulated: bool,
+    /// The longest range one bar request may span, per interval (Yahoo: 7
+    /// days of 1-minute bars; a `url` source with `{DATE}`: 31 days).
+    /// Intervals not listed have no limit of their own.
+    pub max_request_span: Vec<(Interval, SignedDuration)>,
 }
 
 impl Capabilities {
@@ -77,6 +81,14 @@ impl Capabilities {
             .iter()
             .find(|(i, _)| *i == interval)
             .map(|(_, h)| *h)
+    }
+
+    /// The longest range one request for `interval` may span, if limited.
+    pub fn max_span(&self, interval: Interval) -> Option<SignedDuration> {
+        self.max_request_span
+            .iter()
+            .find(|(i, _)| *i == interval)
+            .map(|(_, d)| *d)
     }
 
     pub fn supports(&self, kind: InstrumentKind, interval: Interval) -> bool {

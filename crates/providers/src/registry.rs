@@ -687,6 +687,20 @@ impl PriceSource for Registry {
         days.map_or(HistoryReach::Unsupported, HistoryReach::Days)
     }
 
+    /// The smallest limit of any provider in the chain: whichever answers,
+    /// the request fits.
+    fn max_request_span(
+        &self,
+        instrument: &Instrument,
+        interval: Interval,
+    ) -> Option<SignedDuration> {
+        self.chain(instrument, Some(interval))
+            .into_iter()
+            .filter_map(|name| self.slots.get(name))
+            .filter_map(|s| s.provider.capabilities().max_span(interval))
+            .min()
+    }
+
     async fn fetch_bars(
         &self,
         instrument: &Instrument,

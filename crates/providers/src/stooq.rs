@@ -112,6 +112,7 @@ impl StooqProvider {
                 rate_limit: RateLimit::new(30.0, 3),
                 needs_api_key: false,
                 simulated: false,
+                max_request_span: Vec::new(),
             },
         })
     }

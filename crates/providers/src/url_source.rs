@@ -15,7 +15,9 @@
 //!
 //! Bars are daily, one price per day (open = high = low = close, volume 0):
 //! with `{DATE}` in the template each trading day is fetched (at most 31 per
-//! request); without it only today's bar can be made.
+//! request, declared as the provider's request span so backfills chunk
+//! accordingly; a day answered with HTTP 404 has no price, like a holiday);
+//! without it only today's bar can be made.
 
 use crate::{
     config::{AdapterConfig, ConfigError},
@@ -24,7 +26,7 @@ use crate::{
     provider::{Capabilities, HistoryDepth, Provider, RateLimit, symbol_for},
 };
 use async_trait::async_trait;
-use jiff::{Timestamp, civil::Date};
+use jiff::{SignedDuration, Timestamp, civil::Date};
 use pricetrack_app::{
     market_data::{ErrorClass, FetchError, FetchErrorKind, FetchedBars, PriceSource, Quote},
     ports::Clock,
@@ -38,6 +40,10 @@ use std::{collections::BTreeMap, sync::Arc};
 pub const NAME: &str = "url";
 /// Most days fetched for one bar request.
 pub const MAX_DAYS_PER_REQUEST: usize = 31;
+/// The longest range one bar request may span (every day of it could be a
+/// trading day).
+const MAX_REQUEST_SPAN: SignedDuration =
+    SignedDuration::from_hours(24 * MAX_DAYS_PER_REQUEST as i64);
 
 /// How the price is picked from the document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -264,6 +270,7 @@ impl UrlProvider {
                 rate_limit: RateLimit::new(30.0, 5),
                 needs_api_key: false,
                 simulated: false,
+                max_request_span: vec![(Interval::D1, MAX_REQUEST_SPAN)],
             },
         })
     }
@@ -282,17 +289,22 @@ impl UrlProvider {
         })
     }
 
+    /// The price on `date`; `None` when a dated URL has no page for that day
+    /// (HTTP 404: a holiday, or before the series starts).
     async fn price_on(
         &self,
         instrument: &Instrument,
         src: &UrlSource,
         date: Date,
-    ) -> Result<f64, FetchError> {
+    ) -> Result<Option<f64>, FetchError> {
         let symbol = self
             .provider_symbol(instrument)
             .unwrap_or_else(|| instrument.symbol.as_str().to_owned());
         let url = src.render(&symbol, date);
         let resp = self.http.get(&url, &[]).await?;
+        if resp.status == 404 && src.uses_date() {
+            return Ok(None);
+        }
         if !resp.is_success() {
             return Err(self.http.status_error(&resp));
         }
@@ -304,7 +316,7 @@ impl UrlProvider {
                 .http
                 .decode_error(&resp, format!("price {price} is not positive")));
         }
-        Ok(price)
+        Ok(Some(price))
     }
 
     fn calendar(instrument: &Instrument) -> Calendar {
@@ -337,7 +349,12 @@ impl PriceSource for UrlProvider {
         let now = self.clock.now();
         let today = cal.trading_date(now);
         let days: Vec<Date> = if src.uses_date() {
-            let first = from.to_zoned(jiff::tz::TimeZone::UTC).date();
+            // The first date whose key is in range (a range starting in the
+            // evening begins with the next day).
+            let mut first = from.to_zoned(jiff::tz::TimeZone::UTC).date();
+            if date_key(first) < from {
+                first = first.tomorrow().unwrap_or(first);
+            }
             std::iter::successors(Some(first), |d| d.tomorrow().ok())
                 .take_while(|d| date_key(*d) < to && *d <= today)
                 .filter(|d| cal.is_trading_day(*d))
@@ -360,7 +377,9 @@ impl PriceSource for UrlProvider {
             if !c.in_range(date_key(d)) {
                 continue;
             }
-            let p = self.price_on(instrument, src, d).await?;
+            let Some(p) = self.price_on(instrument, src, d).await? else {
+                continue;
+            };
             let v = Ohlcv {
                 open: p,
                 high: p,
@@ -385,7 +404,16 @@ impl PriceSource for UrlProvider {
         let src = self.source(instrument)?;
         let now = self.clock.now();
         let today = Self::calendar(instrument).trading_date(now);
-        let price = self.price_on(instrument, src, today).await?;
+        let price = self
+            .price_on(instrument, src, today)
+            .await?
+            .ok_or_else(|| {
+                self.err(
+                    FetchErrorKind::NoData,
+                    ErrorClass::TryNext,
+                    format!("no price for {} on {today} (HTTP 404)", instrument.symbol),
+                )
+            })?;
         Ok(Quote {
             price,
             time: now,

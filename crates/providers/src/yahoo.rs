@@ -221,6 +221,7 @@ fn capabilities() -> Capabilities {
         rate_limit: RateLimit::new(60.0, 5),
         needs_api_key: false,
         simulated: false,
+        max_request_span: vec![(Interval::M1, SignedDuration::from_hours(24 * 7))],
     }
 }
 

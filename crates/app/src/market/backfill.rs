@@ -60,7 +60,11 @@ pub(crate) async fn run_backfill(
     };
     let floor = max_opt(progress.floor, reach_floor);
     let lower = floor.unwrap_or(HISTORY_FLOOR).max(HISTORY_FLOOR);
-    let chunk = policy.backfill_chunk(interval);
+    // Sized for the policy and for what one request to the source may span.
+    let chunk = match prices.max_request_span(instrument, interval) {
+        Some(span) if span > SignedDuration::ZERO => span.min(policy.backfill_chunk(interval)),
+        _ => policy.backfill_chunk(interval),
+    };
     // Without a floor the walk stops at the first empty chunk once the series
     // has any bars: the provider's history begins there.
     let mut seen_any = !ctx

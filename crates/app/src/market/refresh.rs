@@ -596,13 +596,26 @@ async fn refresh_incrementally(
         SignedDuration::from_secs(interval.seconds())
     };
     let to = add(now, ahead);
-    run.requests += 1;
-    let fetched = prices.fetch_bars(instrument, interval, from, to).await?;
-    let direction = Direction::Forwards {
-        key: &key,
-        progress,
-    };
-    store_fetched(ctx, instrument, interval, fetched, direction, run).await
+    // A series that fell behind catches up in requests the source accepts.
+    let span = prices
+        .max_request_span(instrument, interval)
+        .filter(|s| *s > SignedDuration::ZERO);
+    let mut start = from;
+    while start < to {
+        let end = span.map_or(to, |s| add(start, s).min(to));
+        run.requests += 1;
+        let fetched = prices.fetch_bars(instrument, interval, start, end).await?;
+        let direction = Direction::Forwards {
+            key: &key,
+            progress: &mut *progress,
+        };
+        store_fetched(ctx, instrument, interval, fetched, direction, run).await?;
+        if end <= start {
+            break;
+        }
+        start = end;
+    }
+    Ok(())
 }
 
 /// Refreshes one instrument now, whatever the market's hours: its daily

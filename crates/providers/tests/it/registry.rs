@@ -45,6 +45,7 @@ impl Fake {
                 rate_limit: RateLimit::UNLIMITED,
                 needs_api_key: false,
                 simulated: false,
+                max_request_span: Vec::new(),
             },
             script: Mutex::new(VecDeque::new()),
             calls: AtomicUsize::new(0),

@@ -188,3 +188,57 @@ fn invalid_sources_are_refused_at_construction() {
     assert_eq!(src.number_format, NumberFormat::DecimalComma);
     assert!(src.validate().is_ok());
 }
+
+#[tokio::test]
+async fn a_dated_page_answered_404_is_a_day_without_a_price() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/close/KRUGER-1OZ/2025-03-17"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"close": 99.25}"#))
+        .mount(&server)
+        .await;
+    let src = UrlSource::new(
+        format!("{}/close/{{SYMBOL}}/{{DATE}}", server.uri()),
+        Extractor::JsonPath("$.close".into()),
+    );
+    let p = provider(&server, src, "2025-03-20T12:00:00Z").await;
+    let fund = instrument("KRUGER-1OZ", InstrumentKind::Fund, Currency::EUR, "url");
+    let got = p
+        .fetch_bars(&fund, Interval::D1, day("2025-03-14"), day("2025-03-19"))
+        .await
+        .unwrap();
+    let days: Vec<_> = got.bars.iter().map(|b| b.date().to_string()).collect();
+    assert_eq!(days, ["2025-03-14", "2025-03-18"]);
+}
+
+#[tokio::test]
+async fn a_dated_source_declares_its_31_day_request_span() {
+    use pricetrack_providers::Provider;
+    let server = MockServer::start().await;
+    let src = UrlSource::new(
+        format!("{}/close/{{SYMBOL}}/{{DATE}}", server.uri()),
+        Extractor::JsonPath("$.close".into()),
+    );
+    let p = provider(&server, src, "2025-03-20T12:00:00Z").await;
+    assert_eq!(
+        p.capabilities().max_span(Interval::D1),
+        Some(jiff::SignedDuration::from_hours(24 * 31))
+    );
+    // A request over that span is refused as try-next (the caller chunks).
+    let fund = instrument("KRUGER-1OZ", InstrumentKind::Crypto, Currency::EUR, "url");
+    let err = p
+        .fetch_bars(&fund, Interval::D1, day("2025-01-01"), day("2025-03-01"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class, ErrorClass::TryNext);
+    assert_eq!(err.kind, FetchErrorKind::Unsupported);
+    // Exactly 31 days of a 24/7 market fit.
+    let ok = p
+        .fetch_bars(&fund, Interval::D1, day("2025-01-01"), day("2025-02-01"))
+        .await;
+    assert!(ok.is_ok(), "{ok:?}");
+}

@@ -460,6 +460,16 @@ fn url_decode(s: &str) -> String {
 /// kind (no fallback could reach a real host), rate limits lifted unless
 /// `limited`, on the fake clock.
 pub fn registry(base: &str, time: Arc<ManualTime>, limited: bool) -> Registry {
+    registry_with_url_sources(base, time, limited, BTreeMap::new())
+}
+
+/// [`registry`] with sources for the `url` provider (its rate limit lifted too).
+pub fn registry_with_url_sources(
+    base: &str,
+    time: Arc<ManualTime>,
+    limited: bool,
+    sources: BTreeMap<pricetrack_domain::Symbol, pricetrack_providers::url_source::UrlSource>,
+) -> Registry {
     let mut cfg = ProvidersConfig::new();
     let fake = || ProviderSettings::with_base_url(base);
     cfg.yahoo = fake();
@@ -478,6 +488,9 @@ pub fn registry(base: &str, time: Arc<ManualTime>, limited: bool) -> Registry {
         cfg.rate_limits
             .insert("yahoo".to_owned(), RateLimit::UNLIMITED);
     }
+    cfg.rate_limits
+        .insert("url".to_owned(), RateLimit::UNLIMITED);
+    cfg.url_sources = sources;
     Registry::from_config_with_time(cfg, time).expect("registry")
 }
 
@@ -501,4 +514,82 @@ pub fn interval_secs(i: Interval) -> i64 {
 #[allow(dead_code)]
 pub fn minutes(n: i64) -> SignedDuration {
     SignedDuration::from_mins(n)
+}
+
+/// A fund's web site publishing one NAV page per day at `/nav/{SYMBOL}/{DATE}`
+/// (JSON, decimal comma) for weekdays from `since` to the fake clock's today;
+/// HTTP 404 for any other day. Every date asked is recorded with its status.
+#[derive(Clone)]
+pub struct FakeNav {
+    pub since: jiff::civil::Date,
+    pub time: Arc<ManualTime>,
+    pub asked: Arc<Mutex<Vec<(jiff::civil::Date, u16)>>>,
+}
+
+impl FakeNav {
+    pub fn new(since: &str, time: Arc<ManualTime>) -> Self {
+        Self {
+            since: since.parse().expect("date"),
+            time,
+            asked: Arc::default(),
+        }
+    }
+
+    /// The NAV published for `date`.
+    pub fn nav(date: jiff::civil::Date) -> f64 {
+        let days = date
+            .since(jiff::civil::date(2024, 1, 1))
+            .map(|s| s.get_days())
+            .unwrap_or(0);
+        1000.0 + f64::from(days) / 4.0
+    }
+
+    pub fn asked(&self) -> Vec<(jiff::civil::Date, u16)> {
+        self.asked.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub async fn start(&self) -> MockServer {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(self.clone())
+            .mount(&server)
+            .await;
+        server
+    }
+}
+
+impl Respond for FakeNav {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let date: Option<jiff::civil::Date> = req
+            .url
+            .path_segments()
+            .and_then(|mut s| s.nth(2))
+            .and_then(|d| d.parse().ok());
+        let Some(date) = date else {
+            return ResponseTemplate::new(400);
+        };
+        let today = self.time.now().to_zoned(TimeZone::UTC).date();
+        let published = date >= self.since
+            && date <= today
+            && !matches!(date.weekday(), Weekday::Saturday | Weekday::Sunday);
+        let status = if published { 200 } else { 404 };
+        self.asked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((date, status));
+        if !published {
+            return ResponseTemplate::new(404).set_body_string("no NAV for that day");
+        }
+        // 1.234,56 with a thousands dot and a decimal comma.
+        let text = format!("{:.2}", Self::nav(date)).replace('.', ",");
+        let (int, frac) = text.split_once(',').unwrap_or((&text, "00"));
+        let int = if int.len() > 3 {
+            format!("{}.{}", &int[..int.len() - 3], &int[int.len() - 3..])
+        } else {
+            int.to_owned()
+        };
+        ResponseTemplate::new(200)
+            .insert_header("content-type", "application/json")
+            .set_body_string(format!("{{\"fund\": {{\"nav\": \"{int},{frac} €\"}}}}"))
+    }
 }

@@ -66,6 +66,7 @@ on_both_backends!(
     intraday_series_follow_open_positions_not_past_trades,
     the_providers_first_trade_date_becomes_an_unknown_listing_date,
     a_split_reported_by_the_provider_puts_the_stored_history_on_the_new_basis,
+    a_url_source_with_a_date_backfills_in_spans_it_accepts,
 );
 
 http_on_both_backends!(

@@ -1033,3 +1033,82 @@ pub async fn a_split_reported_by_the_provider_puts_the_stored_history_on_the_new
         .unwrap();
     assert_eq!(held.total, 0, "{:?}", held.items.first());
 }
+
+pub async fn a_url_source_with_a_date_backfills_in_spans_it_accepts(db: TestDatabase) {
+    use pricetrack_providers::url_source::{Extractor, NumberFormat, UrlSource};
+    // Friday after the close; the fund publishes NAVs from 2024-03-01 on.
+    let e = env(db, "2024-06-14T22:00:00Z").await;
+    let nav = crate::fake::FakeNav::new("2024-03-01", e.time.clone());
+    let nav_server = nav.start().await;
+    let source = UrlSource::new(
+        format!("{}/nav/{{SYMBOL}}/{{DATE}}", nav_server.uri()),
+        Extractor::JsonPath("$.fund.nav".to_owned()),
+    )
+    .with_number_format(NumberFormat::DecimalComma);
+    let prices = crate::fake::registry_with_url_sources(
+        &e.server.uri(),
+        e.time.clone(),
+        false,
+        BTreeMap::from([(sym("NAV-FUND"), source)]),
+    );
+    let ctx = e.ctx.clone().with_prices(Arc::new(prices));
+    let e = Env { ctx, ..e };
+    add(&e.ctx, "NAV-FUND", InstrumentKind::Fund, "url").await;
+
+    let report = e.step().await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    let run = &report.runs[0];
+    assert!(run.backfill_done, "{run:?}");
+    assert_eq!(run.provider.as_deref(), Some("url"));
+    // 31-day chunks back from the anchor: four with NAVs, then an empty one
+    // (every day before March answered 404) ends the walk.
+    assert_eq!(run.requests, 5, "{run:?}");
+    let asked = nav.asked();
+    let dates: BTreeSet<_> = asked.iter().map(|(d, _)| *d).collect();
+    assert_eq!(dates.len(), asked.len(), "no day is asked twice");
+    let published: BTreeSet<Timestamp> = asked
+        .iter()
+        .filter(|(_, status)| *status == 200)
+        .map(|(d, _)| date_key(*d))
+        .collect();
+    let stored = e
+        .ctx
+        .store
+        .bars(&sym("NAV-FUND"), Interval::D1, BarRange::default())
+        .await
+        .unwrap();
+    let stored_days: BTreeSet<Timestamp> = stored.iter().map(|b| b.time).collect();
+    assert_eq!(stored_days, published, "every published NAV, nothing else");
+    assert!(stored.len() > 60, "{}", stored.len());
+    assert_eq!(stored[0].time, date_key("2024-03-01".parse().unwrap()));
+    assert_eq!(
+        stored.last().unwrap().time,
+        date_key("2024-06-14".parse().unwrap())
+    );
+    for b in &stored {
+        let expected = crate::fake::FakeNav::nav(b.date());
+        assert!((b.close - expected).abs() < 1e-9, "{b:?}");
+        assert_eq!((b.open, b.high, b.low), (b.close, b.close, b.close));
+    }
+
+    // Weeks without a refresh: the catch-up is split into requests the source
+    // accepts too.
+    let later = e.step_at("2024-08-01T22:00:00Z").await;
+    assert_eq!(later.failed, 0, "{later:?}");
+    assert_eq!(later.runs[0].kind, RunKind::Refresh);
+    assert_eq!(later.runs[0].requests, 2, "{:?}", later.runs[0]);
+    let last = e
+        .ctx
+        .store
+        .bars(
+            &sym("NAV-FUND"),
+            Interval::D1,
+            BarRange {
+                limit: Some(1),
+                ..BarRange::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(last[0].time, date_key("2024-08-01".parse().unwrap()));
+}
