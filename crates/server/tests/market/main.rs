@@ -4,6 +4,7 @@
 //! reaches the internet or sleeps to wait for a job.
 
 mod api;
+mod demo;
 mod fake;
 #[path = "../api/harness.rs"]
 #[allow(dead_code)]
@@ -26,6 +27,28 @@ macro_rules! on_both_backends {
                 async fn $case() {
                     let Some(db) = pricetrack_storage::testing::fresh_postgres().await else { return };
                     crate::refresh::$case(db).await;
+                }
+            )*
+        }
+    };
+}
+
+macro_rules! demo_on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod demo_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::demo::$case(pricetrack_storage::testing::fresh_sqlite().await).await;
+                }
+            )*
+        }
+        mod demo_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let Some(db) = pricetrack_storage::testing::fresh_postgres().await else { return };
+                    crate::demo::$case(db).await;
                 }
             )*
         }
@@ -75,3 +98,5 @@ http_on_both_backends!(
     bars_before_the_listing_date_are_quarantined,
     dividends_and_splits_from_the_provider_are_listed_per_instrument,
 );
+
+demo_on_both_backends!(the_demo_seeds_an_empty_database_once_and_keeps_it_living);
