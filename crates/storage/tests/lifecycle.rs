@@ -26,7 +26,8 @@ async fn migrations_apply_once(db: &testing::TestDatabase) {
             "0003_market_data",
             "0004_portfolio_settings",
             "0005_listing_date",
-            "0006_bar_blocks"
+            "0006_bar_blocks",
+            "0007_corporate_events"
         ]
     );
     assert!(migrate(&db.target).await.unwrap().is_empty());
