@@ -5,6 +5,36 @@ use crate::error::{AppError, AppResult};
 use crate::ports::{DeleteOutcome, InstrumentQuery, Page, Role, StoreError, User};
 use pricetrack_domain::{Instrument, Symbol};
 
+/// Every provider name an instrument may name: the adapters of
+/// `pricetrack-providers` (which checks that its registry knows exactly these).
+pub const PROVIDER_NAMES: [&str; 8] = [
+    "yahoo",
+    "stooq",
+    "coingecko",
+    "binance",
+    "alphavantage",
+    "manual",
+    "url",
+    "demo",
+];
+
+/// Refuses a provider name no adapter answers to: a typo would otherwise be
+/// stored and silently fall back to the kind's default providers.
+pub fn check_provider(instrument: &Instrument) -> AppResult<()> {
+    let name = instrument.provider.as_str();
+    if PROVIDER_NAMES.contains(&name) {
+        Ok(())
+    } else {
+        Err(AppError::invalid_field(
+            "provider",
+            format!(
+                "unknown provider {name:?}; accepted: {}",
+                PROVIDER_NAMES.join(", ")
+            ),
+        ))
+    }
+}
+
 fn require_admin(actor: &User) -> AppResult<()> {
     if actor.role == Role::Admin {
         Ok(())
@@ -19,6 +49,7 @@ pub async fn create_instrument(
     instrument: Instrument,
 ) -> AppResult<Instrument> {
     require_admin(actor)?;
+    check_provider(&instrument)?;
     let created = ctx.store.create_instrument(&instrument).await;
     // After the write: a lookup racing it cannot cache the old state.
     ctx.listing_dates.forget(&instrument.symbol);
@@ -38,6 +69,7 @@ pub async fn update_instrument(
     instrument: Instrument,
 ) -> AppResult<Instrument> {
     require_admin(actor)?;
+    check_provider(&instrument)?;
     let updated = ctx.store.update_instrument(&instrument).await;
     ctx.listing_dates.forget(&instrument.symbol);
     ctx.quotes.forget(&instrument.symbol);

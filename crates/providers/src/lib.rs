@@ -49,3 +49,19 @@ pub const PROVIDER_NAMES: [&str; 8] = [
     url_source::NAME,
     demo::NAME,
 ];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_registry_knows_exactly_the_provider_names_instruments_may_name() {
+        let mut ours = super::PROVIDER_NAMES.to_vec();
+        let mut accepted = pricetrack_app::instruments::PROVIDER_NAMES.to_vec();
+        ours.sort_unstable();
+        accepted.sort_unstable();
+        assert_eq!(ours, accepted);
+        let registry = super::Registry::from_config(super::ProvidersConfig::new()).unwrap();
+        let mut registered = registry.provider_names();
+        registered.sort_unstable();
+        assert_eq!(registered, ours);
+    }
+}

@@ -201,6 +201,45 @@ async fn imports_quarantine_implausible_bars(backend: &str) {
     );
 }
 
+async fn a_misspelt_provider_is_refused(backend: &str) {
+    let Some(c) = cli(backend).await else { return };
+    c.ok(&["user", "add", "admin", "--admin"]);
+    let out = c.run(&[
+        "instrument",
+        "add",
+        "AAPL",
+        "--name",
+        "Apple",
+        "--kind",
+        "stock",
+        "--currency",
+        "USD",
+        "--provider",
+        "yahooo",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("provider") && err.contains("\"yahooo\"") && err.contains("alphavantage"),
+        "{err}"
+    );
+    let out = c.ok(&["instrument", "list"]);
+    assert!(
+        out.contains("0 of 0 instrument(s)"),
+        "nothing was stored: {out}"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_a_misspelt_provider_is_refused() {
+    a_misspelt_provider_is_refused("sqlite").await;
+}
+
+#[tokio::test]
+async fn postgres_a_misspelt_provider_is_refused() {
+    a_misspelt_provider_is_refused("postgres").await;
+}
+
 #[tokio::test]
 async fn sqlite_backfill_fetch_and_status() {
     backfill_fetch_and_status("sqlite").await;

@@ -326,3 +326,53 @@ pub async fn dividends_and_splits_from_the_provider_are_listed_per_instrument(m:
         .unwrap();
     problem(r, 401).await;
 }
+
+pub async fn a_misspelt_provider_is_refused_naming_the_accepted_ones(m: MarketApp) {
+    let app = &m.app;
+    let r = app
+        .post_json(
+            "/api/v1/instruments",
+            &json!({"symbol": "AAPL", "name": "Apple", "kind": "stock", "currency": "USD", "provider": "yahooo"}),
+        )
+        .await;
+    let body = problem(r, 422).await;
+    assert_eq!(body["errors"][0]["field"], "provider", "{body}");
+    let text = body["errors"][0]["reason"].as_str().unwrap_or_default();
+    assert!(text.contains("\"yahooo\""), "{body}");
+    for name in [
+        "yahoo",
+        "stooq",
+        "coingecko",
+        "binance",
+        "alphavantage",
+        "manual",
+        "url",
+        "demo",
+    ] {
+        assert!(text.contains(name), "{name} is listed: {body}");
+    }
+    problem(app.get("/api/v1/instruments/AAPL").await, 404).await;
+
+    // Changing an instrument's provider is checked the same way.
+    app.add_instrument("AAPL", "stock", "USD").await;
+    let r = app
+        .request(Method::PATCH, "/api/v1/instruments/AAPL")
+        .json(&json!({"provider": "stoq"}))
+        .send()
+        .await
+        .unwrap();
+    let body = problem(r, 422).await;
+    assert_eq!(body["errors"][0]["field"], "provider", "{body}");
+    let reason = body["errors"][0]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("\"stoq\""), "{body}");
+    let stored = json(app.get("/api/v1/instruments/AAPL").await).await;
+    assert_eq!(stored["provider"], "yahoo", "nothing changed");
+    let r = app
+        .request(Method::PATCH, "/api/v1/instruments/AAPL")
+        .json(&json!({"provider": "stooq"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(json(r).await["provider"], "stooq");
+}
