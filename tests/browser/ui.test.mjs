@@ -347,6 +347,36 @@ test("after a server restart an open page reconnects, catches up and updates liv
   await page.waitForFunction(() => /355\.55/.test(document.querySelector('tr[data-symbol="AAPL"] [data-f="last"]').textContent), null, { timeout: 5000 });
 });
 
+test("the portfolio page and the dashboard totals follow live prices", async () => {
+  await page.goto(base + "/portfolios");
+  await page.click("table a:has-text('Long term')");
+  await page.waitForSelector('table.holdings tr[data-symbol="AAPL"]');
+  await page.waitForFunction(() => document.body.getAttribute("data-live") === "on");
+  // Sorted by value; the order survives the redraw.
+  await page.click("table.holdings th:has-text('Value')");
+  const minute = new Date();
+  minute.setUTCSeconds(0, 0);
+  await api("POST", "/api/v1/instruments/AAPL/bars?interval=1m",
+    [{ time: minute.toISOString(), open: 355, high: 401, low: 354, close: 400, volume: 2000 }]);
+  const row = 'table.holdings tr[data-symbol="AAPL"]';
+  await page.waitForFunction((sel) => /\$400\.00/.test(document.querySelector(sel + ' [data-f="last"]').textContent), row, { timeout: 5000 });
+  // 17 shares (12 bought and edited, 5 imported) at $400.
+  await page.waitForFunction((sel) => /\$6,800\.00/.test(document.querySelector(sel).textContent), row, { timeout: 5000 });
+  assert.match(await page.textContent("#live-cards"), /\$6,800\.00|\$6,8\d\d/);
+  assert.ok(await page.$("table.holdings th[aria-sort]"), "the chosen sort is kept");
+  await shot("portfolio-live");
+
+  await page.goto(base + "/");
+  await page.waitForFunction(() => document.body.getAttribute("data-live") === "on");
+  const total = await page.textContent("#live-total .big");
+  const movers = await page.textContent("#live-movers");
+  await api("POST", "/api/v1/instruments/AAPL/bars?interval=1m",
+    [{ time: minute.toISOString(), open: 355, high: 421, low: 354, close: 420, volume: 2500 }]);
+  await page.waitForFunction((before) => document.querySelector("#live-total .big").textContent !== before, total, { timeout: 5000 });
+  await page.waitForFunction((before) => document.querySelector("#live-movers").textContent !== before, movers, { timeout: 5000 });
+  assert.match(await page.textContent("#live-movers"), /AAPL.*\$420\.00/s);
+});
+
 test("settings, API tokens, then signing out", async () => {
   await page.goto(base + "/settings");
   await page.fill('form[action="/settings/tokens#tokens"] input[name="label"]', "browser test");

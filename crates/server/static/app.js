@@ -24,27 +24,37 @@
     }
     return (cell.textContent || "").trim().toLowerCase();
   }
+  function sortTable(table, th, dir) {
+    var index = Array.prototype.indexOf.call(th.parentNode.children, th);
+    var numeric = th.getAttribute("data-sort") === "num";
+    $$("thead th", table).forEach(function (h) { h.removeAttribute("aria-sort"); });
+    th.setAttribute("aria-sort", dir);
+    var body = table.tBodies[0];
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {
+      var x = cellValue(a, index, numeric), y = cellValue(b, index, numeric);
+      var c = x < y ? -1 : x > y ? 1 : 0;
+      return dir === "ascending" ? c : -c;
+    });
+    rows.forEach(function (r) { body.appendChild(r); });
+  }
   function initSort(table) {
     $$("thead th[data-sort]", table).forEach(function (th) {
       th.tabIndex = 0;
       var sort = function () {
-        var index = Array.prototype.indexOf.call(th.parentNode.children, th);
-        var numeric = th.getAttribute("data-sort") === "num";
-        var dir = th.getAttribute("aria-sort") === "ascending" ? "descending" : "ascending";
-        $$("thead th", table).forEach(function (h) { h.removeAttribute("aria-sort"); });
-        th.setAttribute("aria-sort", dir);
-        var body = table.tBodies[0];
-        var rows = Array.prototype.slice.call(body.rows);
-        rows.sort(function (a, b) {
-          var x = cellValue(a, index, numeric), y = cellValue(b, index, numeric);
-          var c = x < y ? -1 : x > y ? 1 : 0;
-          return dir === "ascending" ? c : -c;
-        });
-        rows.forEach(function (r) { body.appendChild(r); });
+        sortTable(table, th, th.getAttribute("aria-sort") === "ascending" ? "descending" : "ascending");
       };
       th.addEventListener("click", sort);
       th.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); sort(); } });
     });
+  }
+  // A table redrawn by the server keeps the order the reader chose.
+  function keepSort(from, to) {
+    var th = $("thead th[aria-sort]", from);
+    if (!th) return;
+    var index = Array.prototype.indexOf.call(th.parentNode.children, th);
+    var same = $("thead tr", to) && $("thead tr", to).children[index];
+    if (same && same.hasAttribute("data-sort")) sortTable(to, same, th.getAttribute("aria-sort"));
   }
   $$("table.sortable").forEach(initSort);
 
@@ -219,6 +229,40 @@
       if (data.spark) $$('[data-f="spark"]', c).forEach(function (el) { el.innerHTML = data.spark; });
     });
     if (liveChart && liveChart.getAttribute("data-live-symbol") === data.symbol) refreshChart();
+    refreshParts();
+  }
+  // Parts of a page computed from many prices (a portfolio's value, the
+  // dashboard's total and movers) are redrawn by the server: one request per
+  // URL however many bars arrive together.
+  var partsTimer = null;
+  function refreshParts() {
+    var urls = [];
+    $$("[data-live-part][data-live-url]").forEach(function (el) {
+      var u = el.getAttribute("data-live-url");
+      if (urls.indexOf(u) < 0) urls.push(u);
+    });
+    if (!urls.length) return;
+    clearTimeout(partsTimer);
+    partsTimer = setTimeout(function () { urls.forEach(loadParts); }, 250);
+  }
+  function loadParts(url) {
+    fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (r) { if (!r.ok) throw new Error(r.status); return r.text(); })
+      .then(function (html) {
+        var t = document.createElement("template");
+        t.innerHTML = html;
+        $$("[data-live-part][id]", t.content).forEach(function (fresh) {
+          var old = document.getElementById(fresh.id);
+          if (!old) return;
+          $$("table.sortable", fresh).forEach(function (table, i) {
+            initSort(table);
+            var before = $$("table.sortable", old)[i];
+            if (before) keepSort(before, table);
+          });
+          old.replaceWith(fresh);
+        });
+      })
+      .catch(function () { /* the next bar tries again */ });
   }
   var streamSymbols = document.body.getAttribute("data-stream");
   var status = $("#live-status");

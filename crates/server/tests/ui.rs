@@ -171,6 +171,7 @@ on_both_backends!(
     csv_import_previews_and_reports_bad_lines_before_writing,
     the_stream_sends_new_bars_to_subscribers,
     a_reconnecting_stream_first_gets_the_current_quotes,
+    holdings_drive_live_parts_movers_and_stale_banners,
     watchlists_api_creates_reorders_and_deletes,
     the_instrument_page_shows_its_fetch_status_and_quarantined_records,
 );
@@ -680,6 +681,65 @@ async fn a_reconnecting_stream_first_gets_the_current_quotes(app: TestApp) {
         !seen.contains("\"symbol\":\"MSFT\""),
         "a symbol without prices sends nothing: {seen}"
     );
+}
+
+/// The text of `html` from the live part `id` to the next live part.
+fn part<'h>(html: &'h str, id: &str) -> &'h str {
+    let start = html
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("{id} in {html}"));
+    let rest = &html[start..];
+    let end = rest[1..].find("id=\"live-").map_or(rest.len(), |i| i + 1);
+    &rest[..end]
+}
+
+async fn holdings_drive_live_parts_movers_and_stale_banners(app: TestApp) {
+    app.add_instrument("AAPL", "stock", "USD").await;
+    let bars = |csv: &'static str| app.post_csv("/api/v1/instruments/AAPL/bars?interval=1d", csv);
+    let r = bars("time,open,high,low,close,volume\n2024-06-03,100,101,99,100,10\n2024-06-04,100,111,99,110,10\n").await;
+    assert_eq!(r.status(), 200);
+    let pid = app.add_portfolio("Main").await;
+    let r = app
+        .post_json(
+            &format!("/api/v1/portfolios/{pid}/transactions"),
+            &json!({"type": "buy", "time": "2024-06-03", "symbol": "AAPL", "quantity": "10", "price": "100", "currency": "USD"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let mut b = Browser::new(&app);
+    b.sign_in().await;
+
+    // No watchlist: the holding alone feeds the dashboard's live prices,
+    // movers and banners (its last price is from 11 days before "now").
+    let dash = b.text("/").await;
+    assert!(dash.contains("data-stream=\"AAPL\""), "{dash}");
+    assert!(dash.contains("Stale prices: AAPL"), "{dash}");
+    let movers = part(&dash, "live-movers");
+    assert!(
+        movers.contains(">AAPL</a>") && movers.contains("10.00%"),
+        "{movers}"
+    );
+    assert!(part(&dash, "live-total").contains("$1,100.00"), "{dash}");
+    let page = b.text(&format!("/portfolios/{pid}")).await;
+    assert!(page.contains("Stale prices: AAPL"), "{page}");
+    assert!(
+        page.contains("data-f=\"last\""),
+        "the price cell follows bars"
+    );
+
+    // A new price: the live parts (fetched by the script on a bar event) follow.
+    let r = bars("time,open,high,low,close,volume\n2024-06-05,110,122,109,121,10\n").await;
+    assert_eq!(r.status(), 200);
+    let live = b.text(&format!("/portfolios/{pid}/live?period=1M")).await;
+    for id in ["live-cards", "live-holdings", "live-allocation"] {
+        assert!(live.contains(&format!("id=\"{id}\"")), "{id} in {live}");
+    }
+    assert!(part(&live, "live-holdings").contains("$1,210.00"), "{live}");
+    assert!(part(&live, "live-cards").contains("$1,210.00"), "{live}");
+    assert!(!live.contains("<html"), "a fragment, not a page");
+    let live = b.text("/dashboard/live").await;
+    assert!(part(&live, "live-total").contains("$1,210.00"), "{live}");
+    assert!(part(&live, "live-movers").contains("$121.00"), "{live}");
 }
 
 async fn watchlists_api_creates_reorders_and_deletes(app: TestApp) {

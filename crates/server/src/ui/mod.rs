@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router<AppState> {
     let pages = Router::new()
         .route("/", get(pages::dashboard))
         .route("/dashboard/chart", get(pages::dashboard_chart))
+        .route("/dashboard/live", get(pages::dashboard_live))
         .route(
             "/instruments",
             get(pages::instruments).post(pages::create_instrument),
@@ -93,6 +94,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/portfolios/{id}/chart",
             get(portfolio_pages::portfolio_chart),
+        )
+        .route(
+            "/portfolios/{id}/live",
+            get(portfolio_pages::portfolio_live),
         )
         .route(
             "/portfolios/{id}/delete",

@@ -2,7 +2,7 @@
 
 use super::{
     Layout, Session, UiError, UiResult, chart, format,
-    portfolio_pages::{PeriodChoice, portfolio_figures},
+    portfolio_pages::{HeldQuote, PeriodChoice, portfolio_figures},
     render,
     views::{self, QuoteRow},
 };
@@ -73,7 +73,20 @@ struct Dashboard {
     watchlist_name: String,
     watchlist_id: i64,
     rows: Vec<QuoteRow>,
-    movers: Vec<QuoteRow>,
+    movers: Vec<views::Mover>,
+}
+
+/// The dashboard's parts that follow prices (total, today's change, top
+/// movers), re-fetched by the script when a bar of a shown symbol arrives.
+#[derive(Template)]
+#[template(path = "dashboard_live.html")]
+struct DashboardLive {
+    has_portfolios: bool,
+    total: String,
+    day_change: String,
+    day_pct: String,
+    day_dir: &'static str,
+    movers: Vec<views::Mover>,
 }
 
 #[derive(Deserialize, Default)]
@@ -108,6 +121,7 @@ async fn dashboard_series(
             totals.day_change = f.day_change;
             totals.previous = f.total_value - f.day_change;
             totals.series = f.series.into_iter().map(|(t, v, _)| (t, v)).collect();
+            totals.held = f.held;
         }
         Err(e) => note = Some(e),
     }
@@ -120,6 +134,7 @@ struct DashboardTotals {
     day_change: f64,
     previous: f64,
     series: std::collections::BTreeMap<i64, f64>,
+    held: Vec<HeldQuote>,
 }
 
 const DASHBOARD_CHART_WIDTH: u32 = 760;
@@ -150,76 +165,147 @@ fn dashboard_chart_svg(
     )
 }
 
+/// Everything the dashboard shows, for the page and its live parts.
+struct DashboardData {
+    totals: Option<DashboardTotals>,
+    analytics_note: Option<String>,
+    watchlist: Option<Watchlist>,
+    rows: Vec<QuoteRow>,
+    movers: Vec<views::Mover>,
+    banners: Vec<String>,
+    stream: String,
+    headline: Headline,
+}
+
+struct Headline {
+    total: String,
+    day_change: String,
+    day_pct: String,
+    day_dir: &'static str,
+}
+
+async fn dashboard_data(
+    state: &AppState,
+    s: &Session,
+    settings: &UserSettings,
+    period: PeriodChoice,
+) -> UiResult<DashboardData> {
+    let ctx = &state.ctx;
+    let lists = watchlists::list(ctx, s.user()).await?;
+    let shown = settings
+        .dashboard_watchlist
+        .and_then(|id| lists.iter().find(|w| w.id == id))
+        .or(lists.first())
+        .cloned();
+    let rows = match &shown {
+        Some(w) => views::quote_rows(ctx, &w.symbols).await?,
+        None => Vec::new(),
+    };
+    let (totals, analytics_note) = dashboard_series(state, s, settings, period).await?;
+    let held: &[HeldQuote] = totals.as_ref().map_or(&[], |t| t.held.as_slice());
+    // Movers, banners and live prices cover the watchlist and the holdings,
+    // whose quotes were already read for today's change.
+    let movers = views::top_movers(
+        rows.iter()
+            .filter(|r| r.has_price)
+            .map(views::Mover::from)
+            .chain(
+                held.iter()
+                    .filter_map(|h| h.quote.as_ref().and_then(views::Mover::from_quote)),
+            ),
+        5,
+    );
+    let banners = views::banners_for(
+        rows.iter()
+            .map(views::DataFlags::from)
+            .chain(held.iter().map(|h| h.flags(ctx))),
+    );
+    let mut stream: Vec<&str> = rows.iter().map(|r| r.symbol.as_str()).collect();
+    stream.extend(held.iter().map(|h| h.symbol.as_str()));
+    let mut seen = std::collections::HashSet::new();
+    stream.retain(|s| seen.insert(*s));
+    let stream = stream.join(",");
+    let cur = settings.base_currency.as_str();
+    let headline = match &totals {
+        Some(t) => Headline {
+            total: format::money_f(t.value, cur),
+            day_change: format::signed_money_f(t.day_change, cur),
+            day_pct: if t.previous.abs() > f64::EPSILON {
+                format::pct_arrow(t.day_change / t.previous)
+            } else {
+                "—".to_owned()
+            },
+            day_dir: format::direction(t.day_change),
+        },
+        None => Headline {
+            total: format::money_f(0.0, cur),
+            day_change: "—".into(),
+            day_pct: "—".into(),
+            day_dir: "flat",
+        },
+    };
+    Ok(DashboardData {
+        totals,
+        analytics_note,
+        watchlist: shown,
+        rows,
+        movers,
+        banners,
+        stream,
+        headline,
+    })
+}
+
 pub async fn dashboard(
     State(state): State<AppState>,
     s: Session,
     Query(q): Query<PeriodQuery>,
 ) -> UiResult<Response> {
-    let ctx = &state.ctx;
     let settings = user_settings(&state, &s).await?;
     let period = PeriodChoice::parse(q.period.as_deref().unwrap_or("1M"));
-    let lists = watchlists::list(ctx, s.user()).await?;
-    let shown = settings
-        .dashboard_watchlist
-        .and_then(|id| lists.iter().find(|w| w.id == id))
-        .or(lists.first());
-    let rows = match shown {
-        Some(w) => views::quote_rows(ctx, &w.symbols).await?,
-        None => Vec::new(),
-    };
-    let (totals, analytics_note) = dashboard_series(&state, &s, &settings, period).await?;
+    let d = dashboard_data(&state, &s, &settings, period).await?;
     let cur = settings.base_currency.as_str();
-    let mut movers: Vec<QuoteRow> = rows
-        .iter()
-        .filter(|r| r.has_price && r.change_pct != 0.0)
-        .cloned()
-        .collect();
-    movers.sort_by(|a, b| b.change_pct.abs().total_cmp(&a.change_pct.abs()));
-    movers.truncate(5);
     let mut layout = Layout::new(&s, settings.theme, "Dashboard", "dashboard");
-    layout.banners = views::data_banners(&rows);
-    layout.stream = rows
-        .iter()
-        .map(|r| r.symbol.as_str())
-        .collect::<Vec<_>>()
-        .join(",");
-    let (total, day_change, day_pct, day_dir, chart) = match &totals {
-        Some(t) => (
-            format::money_f(t.value, cur),
-            format::signed_money_f(t.day_change, cur),
-            if t.previous.abs() > f64::EPSILON {
-                format::pct_arrow(t.day_change / t.previous)
-            } else {
-                "—".to_owned()
-            },
-            format::direction(t.day_change),
-            dashboard_chart_svg(t, cur, period, DASHBOARD_CHART_WIDTH),
-        ),
-        None => (
-            format::money_f(0.0, cur),
-            "—".into(),
-            "—".into(),
-            "flat",
-            String::new(),
-        ),
-    };
+    layout.banners = d.banners;
+    layout.stream = d.stream;
+    let chart = d.totals.as_ref().map_or_else(String::new, |t| {
+        dashboard_chart_svg(t, cur, period, DASHBOARD_CHART_WIDTH)
+    });
     Ok(render(&Dashboard {
         layout,
-        total,
-        day_change,
-        day_pct,
-        day_dir,
-        has_portfolios: totals.is_some(),
-        analytics_note,
+        total: d.headline.total,
+        day_change: d.headline.day_change,
+        day_pct: d.headline.day_pct,
+        day_dir: d.headline.day_dir,
+        has_portfolios: d.totals.is_some(),
+        analytics_note: d.analytics_note,
         periods: PeriodChoice::DASHBOARD
             .iter()
             .map(|p| (p.as_str(), *p == period))
             .collect(),
         chart,
-        watchlist_name: shown.map(|w| w.name.clone()).unwrap_or_default(),
-        watchlist_id: shown.map_or(0, |w| w.id),
-        rows,
-        movers,
+        watchlist_name: d
+            .watchlist
+            .as_ref()
+            .map(|w| w.name.clone())
+            .unwrap_or_default(),
+        watchlist_id: d.watchlist.as_ref().map_or(0, |w| w.id),
+        rows: d.rows,
+        movers: d.movers,
+    }))
+}
+
+/// The dashboard's live parts alone (see [`DashboardLive`]).
+pub async fn dashboard_live(State(state): State<AppState>, s: Session) -> UiResult<Response> {
+    let settings = user_settings(&state, &s).await?;
+    let d = dashboard_data(&state, &s, &settings, PeriodChoice::parse("1D")).await?;
+    Ok(render(&DashboardLive {
+        has_portfolios: d.totals.is_some(),
+        total: d.headline.total,
+        day_change: d.headline.day_change,
+        day_pct: d.headline.day_pct,
+        day_dir: d.headline.day_dir,
+        movers: d.movers,
     }))
 }
 

@@ -37,7 +37,10 @@ use pricetrack_domain::{
 };
 use rust_decimal::{Decimal, prelude::ToPrimitive};
 use serde::Deserialize;
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 /// The period buttons of value charts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +105,33 @@ pub struct Figures {
     pub day_change: f64,
     /// (day start, value, invested)
     pub series: Vec<(i64, f64, f64)>,
+    /// The open positions with their latest quotes (already read for today's
+    /// change), for top movers and data banners.
+    pub held: Vec<HeldQuote>,
+}
+
+/// An open position's instrument and its latest quote, if it has one.
+#[derive(Debug, Clone)]
+pub struct HeldQuote {
+    pub symbol: Symbol,
+    pub quote: Option<Quote>,
+    /// Priced by the demo provider.
+    pub simulated: bool,
+    /// Priced by hand: never stale.
+    pub hand_priced: bool,
+}
+
+impl HeldQuote {
+    pub fn flags(&self, ctx: &AppContext) -> views::DataFlags {
+        views::DataFlags {
+            symbol: self.symbol.to_string(),
+            simulated: self.simulated,
+            stale: self
+                .quote
+                .as_ref()
+                .is_some_and(|q| views::is_stale(ctx, q, self.hand_priced)),
+        }
+    }
 }
 
 /// The period-independent part of every portfolio view, computed once on the
@@ -119,6 +149,9 @@ struct Overview {
     /// Open positions: symbol, quantity, quote currency.
     positions: Vec<(Symbol, Decimal, Currency)>,
     kinds: HashMap<Symbol, &'static str>,
+    /// Instruments priced by the demo provider, and by hand.
+    simulated: HashSet<Symbol>,
+    hand_priced: HashSet<Symbol>,
 }
 
 fn overview_of(pa: &PortfolioAnalytics<'_>) -> AnalyticsResult<Overview> {
@@ -149,7 +182,30 @@ fn overview_of(pa: &PortfolioAnalytics<'_>) -> AnalyticsResult<Overview> {
             .iter()
             .map(|i| (i.symbol.clone(), i.kind.as_str()))
             .collect(),
+        simulated: instruments_by_provider(pa, "demo"),
+        hand_priced: instruments_by_provider(pa, "manual"),
     })
+}
+
+fn instruments_by_provider(pa: &PortfolioAnalytics<'_>, provider: &str) -> HashSet<Symbol> {
+    pa.instruments()
+        .iter()
+        .filter(|i| i.provider.as_str() == provider)
+        .map(|i| i.symbol.clone())
+        .collect()
+}
+
+/// The open positions with their quotes.
+fn held_quotes(o: &Overview, quotes: &HashMap<Symbol, Quote>) -> Vec<HeldQuote> {
+    o.positions
+        .iter()
+        .map(|(symbol, _, _)| HeldQuote {
+            symbol: symbol.clone(),
+            quote: quotes.get(symbol).cloned(),
+            simulated: o.simulated.contains(symbol),
+            hand_priced: o.hand_priced.contains(symbol),
+        })
+        .collect()
 }
 
 /// The overview of `scope`, from the analytics cache; an analytics error (a
@@ -215,6 +271,7 @@ fn figures_of(
         total_value,
         day_change,
         series,
+        held: held_quotes(o, quotes),
     }
 }
 
@@ -545,12 +602,53 @@ pub async fn portfolio(
     Path(id): Path<i64>,
     Query(q): Query<PortfolioQuery>,
 ) -> UiResult<Response> {
+    let period = PeriodChoice::parse(q.period.as_deref().unwrap_or("1Y"));
+    let page = portfolio_view(&state, &s, id, period).await?;
+    Ok(render(&page))
+}
+
+/// The parts of the portfolio page that follow prices (headline cards,
+/// holdings, allocation), re-fetched by the script when a bar of a holding arrives.
+#[derive(Template)]
+#[template(path = "portfolio_live.html")]
+struct PortfolioLive {
+    p: Portfolio,
+    period: &'static str,
+    cards: Vec<Card>,
+    holdings: Vec<HoldingRow>,
+    allocation: String,
+    allocation_kind: String,
+}
+
+pub async fn portfolio_live(
+    State(state): State<AppState>,
+    s: Session,
+    Path(id): Path<i64>,
+    Query(q): Query<PortfolioQuery>,
+) -> UiResult<Response> {
+    let period = PeriodChoice::parse(q.period.as_deref().unwrap_or("1Y"));
+    let page = portfolio_view(&state, &s, id, period).await?;
+    Ok(render(&PortfolioLive {
+        p: page.p,
+        period: page.period,
+        cards: page.cards,
+        holdings: page.holdings,
+        allocation: page.allocation,
+        allocation_kind: page.allocation_kind,
+    }))
+}
+
+async fn portfolio_view(
+    state: &AppState,
+    s: &Session,
+    id: i64,
+    period: PeriodChoice,
+) -> UiResult<PortfolioPage> {
     let ctx = &state.ctx;
     let p = portfolios::get_portfolio(ctx, s.user(), PortfolioId(id)).await?;
-    let settings = user_settings(&state, &s).await?;
+    let settings = user_settings(state, s).await?;
     let cur = p.base_currency.as_str().to_owned();
-    let period = PeriodChoice::parse(q.period.as_deref().unwrap_or("1Y"));
-    let mut layout = Layout::new(&s, settings.theme, p.name.clone(), "portfolios");
+    let mut layout = Layout::new(s, settings.theme, p.name.clone(), "portfolios");
     let scope = Scope::Portfolio(p.id);
     let mut page = PortfolioPage {
         layout: Layout::anonymous(""),
@@ -589,9 +687,17 @@ pub async fn portfolio(
                 .map(|(s, _, _)| s.to_string())
                 .collect::<Vec<_>>()
                 .join(",");
-            if o.demo {
+            let quotes = if o.empty {
+                HashMap::new()
+            } else {
+                position_quotes(ctx, &o).await
+            };
+            let held = held_quotes(&o, &quotes);
+            layout.banners = views::banners_for(held.iter().map(|h| h.flags(ctx)));
+            if o.demo && !held.iter().any(|h| h.simulated) {
                 layout.banners.push(
-                    "Simulated data: some holdings are priced by the demo provider.".to_owned(),
+                    "Simulated data: some instruments of this portfolio are priced by the demo provider."
+                        .to_owned(),
                 );
             }
             if !o.empty {
@@ -604,10 +710,7 @@ pub async fn portfolio(
                 )
                 .await;
                 match details {
-                    Ok(d) => {
-                        let quotes = position_quotes(ctx, &o).await;
-                        fill_analytics(&mut page, &o, &d.value, &quotes, &cur, period);
-                    }
+                    Ok(d) => fill_analytics(&mut page, &o, &d.value, &quotes, &cur, period),
                     Err(AppError::Analytics(e)) => page.note = Some(e.to_string()),
                     Err(e) => return Err(e.into()),
                 }
@@ -615,7 +718,7 @@ pub async fn portfolio(
         }
     }
     page.layout = layout;
-    Ok(render(&page))
+    Ok(page)
 }
 
 /// The period's figures of the portfolio page beyond the overview.

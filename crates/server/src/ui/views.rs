@@ -62,9 +62,7 @@ pub async fn quote_row(ctx: &AppContext, i: &Instrument) -> AppResult<QuoteRow> 
         row.change_pct = p;
         row.dir = format::direction(c);
     }
-    let now = ctx.clock.now();
-    row.stale =
-        i.provider.as_str() != "manual" && now.as_second() - q.time.as_second() > STALE_AFTER_SECS;
+    row.stale = is_stale(ctx, &q, i.provider.as_str() == "manual");
     let daily = ctx
         .store
         .bars(
@@ -146,8 +144,41 @@ pub async fn quote_rows(ctx: &AppContext, symbols: &[Symbol]) -> AppResult<Vec<Q
     Ok(rows)
 }
 
+/// Whether a quote is too old to trust (hand-priced items never are).
+pub fn is_stale(ctx: &AppContext, q: &bars::Quote, hand_priced: bool) -> bool {
+    !hand_priced && ctx.clock.now().as_second() - q.time.as_second() > STALE_AFTER_SECS
+}
+
+/// What the data banners need to know of one instrument a page shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataFlags {
+    pub symbol: String,
+    pub simulated: bool,
+    pub stale: bool,
+}
+
+impl From<&QuoteRow> for DataFlags {
+    fn from(r: &QuoteRow) -> Self {
+        Self {
+            symbol: r.symbol.clone(),
+            simulated: r.simulated,
+            stale: r.stale,
+        }
+    }
+}
+
 /// Banners for simulated or stale data among the rows.
 pub fn data_banners(rows: &[QuoteRow]) -> Vec<String> {
+    banners_for(rows.iter().map(DataFlags::from))
+}
+
+/// Banners for simulated or stale data, each symbol named once.
+pub fn banners_for(flags: impl IntoIterator<Item = DataFlags>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    let rows: Vec<DataFlags> = flags
+        .into_iter()
+        .filter(|f| seen.insert(f.symbol.clone()))
+        .collect();
     let mut out = Vec::new();
     let simulated: Vec<&str> = rows
         .iter()
@@ -172,6 +203,55 @@ pub fn data_banners(rows: &[QuoteRow]) -> Vec<String> {
         ));
     }
     out
+}
+
+/// One line of the top movers list.
+#[derive(Debug, Clone)]
+pub struct Mover {
+    pub symbol: String,
+    pub last: String,
+    pub pct: String,
+    pub change_pct: f64,
+    pub dir: &'static str,
+}
+
+impl From<&QuoteRow> for Mover {
+    fn from(r: &QuoteRow) -> Self {
+        Self {
+            symbol: r.symbol.clone(),
+            last: r.last.clone(),
+            pct: r.pct.clone(),
+            change_pct: r.change_pct,
+            dir: r.dir,
+        }
+    }
+}
+
+impl Mover {
+    /// From a bare quote (a holding not on the watchlist); `None` without a change.
+    pub fn from_quote(q: &bars::Quote) -> Option<Self> {
+        let (change, pct) = (q.change?, q.change_pct?);
+        Some(Self {
+            symbol: q.symbol.to_string(),
+            last: format::format_price(q.price, q.currency.as_str()),
+            pct: format::pct_arrow(pct),
+            change_pct: pct,
+            dir: format::direction(change),
+        })
+    }
+}
+
+/// The `limit` biggest moves (by absolute change %), each symbol once, the
+/// first occurrence winning; unchanged prices are left out.
+pub fn top_movers(candidates: impl IntoIterator<Item = Mover>, limit: usize) -> Vec<Mover> {
+    let mut seen = std::collections::HashSet::new();
+    let mut movers: Vec<Mover> = candidates
+        .into_iter()
+        .filter(|m| m.change_pct != 0.0 && seen.insert(m.symbol.clone()))
+        .collect();
+    movers.sort_by(|a, b| b.change_pct.abs().total_cmp(&a.change_pct.abs()));
+    movers.truncate(limit);
+    movers
 }
 
 pub fn today(ctx: &AppContext) -> Date {
