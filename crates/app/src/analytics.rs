@@ -194,7 +194,7 @@ impl<'a> PortfolioAnalytics<'a> {
         let cash_balances = self.cash_balances(end)?;
         let statement = period_statement(&inputs, &self.valuation, &period, self.method)?;
         let totals = activity_totals(&inputs, base, None, end, TotalsScope::Everything)?;
-        let (realized, realized_net) = self.realized_total(end)?;
+        let realized = self.realized_total(end)?;
         let market_value: Decimal = holdings.iter().map(|h| h.market_value).sum();
         let cost_basis: Decimal = holdings.iter().map(|h| h.cost_basis).sum();
         let unrealized_gain: Decimal = holdings.iter().map(|h| h.unrealized_gain).sum();
@@ -220,8 +220,10 @@ impl<'a> PortfolioAnalytics<'a> {
             unrealized_gain_net,
             unrealized_price_effect: holdings.iter().map(|h| h.unrealized_price_effect).sum(),
             unrealized_currency_effect: holdings.iter().map(|h| h.unrealized_currency_effect).sum(),
-            realized_gain: realized,
-            realized_gain_net: realized_net,
+            realized_gain: realized.gain,
+            realized_gain_net: realized.gain_net,
+            realized_price_effect: realized.price_effect,
+            realized_currency_effect: realized.gain - realized.price_effect,
             dividends_gross: totals.dividends,
             dividend_taxes: totals.dividend_taxes,
             interest_gross: totals.interest,
@@ -250,19 +252,21 @@ impl<'a> PortfolioAnalytics<'a> {
         })
     }
 
-    /// Realized gain since inception, before and after fees and taxes.
-    fn realized_total(&self, end: Date) -> AnalyticsResult<(Decimal, Decimal)> {
+    /// Realized gain since inception, before and after fees and taxes, and
+    /// its price effect.
+    fn realized_total(&self, end: Date) -> AnalyticsResult<RealizedTotal> {
         let base = self.ledger.base_currency();
-        let (mut gross, mut net) = (Decimal::ZERO, Decimal::ZERO);
+        let mut total = RealizedTotal::default();
         for info in self.ledger.holdings_symbols() {
             let state = self
                 .inputs()
                 .position(&info.symbol, base, self.method)?
                 .at(end);
-            gross += state.realized_gain_by(self.method);
-            net += state.realized_gain_net_by(self.method);
+            total.gain += state.realized_gain_by(self.method);
+            total.gain_net += state.realized_gain_net_by(self.method);
+            total.price_effect += state.realized_price_effect_by(self.method);
         }
-        Ok((gross, net))
+        Ok(total)
     }
 
     fn roai(&self, date: Date) -> AnalyticsResult<RoaiFigures> {
@@ -493,6 +497,13 @@ impl PortfolioAnalytics<'static> {
     }
 }
 
+#[derive(Default)]
+struct RealizedTotal {
+    gain: Decimal,
+    gain_net: Decimal,
+    price_effect: Decimal,
+}
+
 /// Cash in one currency, and its value in the base currency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CashBalanceView {
@@ -566,6 +577,10 @@ pub struct PortfolioSummary {
     pub realized_gain: Decimal,
     /// Since inception: net proceeds − cost including acquisition costs.
     pub realized_gain_net: Decimal,
+    /// Of the realized gain: the part from prices.
+    pub realized_price_effect: Decimal,
+    /// Of the realized gain: the part from exchange rates.
+    pub realized_currency_effect: Decimal,
     pub dividends_gross: Decimal,
     pub dividend_taxes: Decimal,
     pub interest_gross: Decimal,

@@ -430,6 +430,37 @@ async fn values_convert_at_stored_fx_rates_and_their_inverse(app: TestApp) {
     .await;
     assert_eq!(alloc["slices"][0]["key"], "USD");
     assert_eq!(alloc["slices"][0]["value"], "1500");
+
+    // Realized and period gains split the same way: buy 10 SAP at 100 EUR
+    // (1.1), sell 4 at 110 EUR (1.2).
+    let sold = portfolio(&app, "Sold", "USD").await;
+    record(
+        &app,
+        sold,
+        json!([
+            {"type": "buy", "time": "2024-01-03", "symbol": "SAP", "quantity": "10", "price": "100", "fee": "0", "currency": "EUR"},
+            {"type": "sell", "time": "2024-06-14", "symbol": "SAP", "quantity": "4", "price": "110", "fee": "0", "currency": "EUR"},
+        ]),
+    )
+    .await;
+    let r = get_ok(&app, &format!("/api/v1/portfolios/{sold}/realized")).await;
+    let lot = &r["lots"][0];
+    // 528 − 440 USD: 528 − 400 EUR × 1.2 from the price, 400 EUR × (1.2 − 1.1) from the rate.
+    assert_eq!(lot["gain"], "88", "{lot}");
+    assert_eq!(lot["price_effect"], "48", "{lot}");
+    assert_eq!(lot["currency_effect"], "40", "{lot}");
+    assert_eq!(r["total_currency_effect"], "40", "{r}");
+    let s = get_ok(&app, &format!("/api/v1/portfolios/{sold}/summary")).await;
+    let f = &s["period_figures"];
+    assert_eq!(f["realized_gains"], "88", "{f}");
+    assert_eq!(f["realized_price_effect"], "48", "{f}");
+    assert_eq!(f["realized_currency_effect"], "40", "{f}");
+    // 6 × 110 × 1.2 − 660: 792 − 600 EUR × 1.2 and 600 EUR × (1.2 − 1.1).
+    assert_eq!(f["unrealized_gains"], "132", "{f}");
+    assert_eq!(f["unrealized_price_effect"], "72", "{f}");
+    assert_eq!(f["unrealized_currency_effect"], "60", "{f}");
+    assert_eq!(s["totals"]["realized_price_effect"], "48", "{s}");
+    assert_eq!(s["totals"]["realized_currency_effect"], "40", "{s}");
 }
 
 async fn allocation_income_and_realized_lots(app: TestApp) {

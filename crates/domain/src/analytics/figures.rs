@@ -160,6 +160,10 @@ pub const FIGURE_NAMES: &[&str] = &[
     "period_taxes",
     "period_transfers",
     "period_currency_gains",
+    "period_realized_price_effect",
+    "period_realized_currency_effect",
+    "period_unrealized_price_effect",
+    "period_unrealized_currency_effect",
 ];
 
 /// Evaluates figures by name over one portfolio, caching shared work.
@@ -571,12 +575,20 @@ impl<'a> FigureContext<'a> {
         match name {
             "period_initial_value" => return exact(valuation.at_day(start).value),
             "period_final_value" => return exact(valuation.at_day(end).value),
-            "period_unrealized_gains" | "period_realized_gains" => {
+            "period_unrealized_gains"
+            | "period_realized_gains"
+            | "period_realized_price_effect"
+            | "period_realized_currency_effect"
+            | "period_unrealized_price_effect"
+            | "period_unrealized_currency_effect" => {
                 let gains = period_capital_gains(&self.inputs, &self.period, PERIOD_METHOD)?;
-                return exact(if name == "period_realized_gains" {
-                    gains.realized
-                } else {
-                    gains.unrealized
+                return exact(match name {
+                    "period_realized_gains" => gains.realized,
+                    "period_unrealized_gains" => gains.unrealized,
+                    "period_realized_price_effect" => gains.realized_price_effect,
+                    "period_realized_currency_effect" => gains.realized_currency_effect,
+                    "period_unrealized_price_effect" => gains.unrealized_price_effect,
+                    _ => gains.unrealized_currency_effect,
                 });
             }
             _ => {}

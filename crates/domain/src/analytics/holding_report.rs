@@ -101,17 +101,9 @@ pub fn holdings_at(
         if !state.is_open() {
             continue;
         }
-        let in_quote = if info.quote_currency == base {
-            None
-        } else {
-            Some(inputs.position_history(index, info.quote_currency, method)?)
-        };
-        let quote_state = in_quote
-            .as_ref()
-            .map_or_else(|| state.clone(), |h| h.at(date));
         let (market_value, price) = position_value(inputs, index, date, &state)?;
         let cost = state.cost_basis_by(method);
-        let quote_cost = quote_state.cost_basis_by(method);
+        let quote_cost = state.cost_basis_quote_by(method);
         let rate = rate_or_error(inputs.fx, info.quote_currency, base, date)?;
         let unrealized = state.unrealized_gain_by(method, market_value);
         let price_effect = market_value - quote_cost * rate;

@@ -39,6 +39,9 @@ pub(crate) struct Lot {
     pub cost: Decimal,
     /// Cost including the fees and taxes paid on acquisition.
     pub cost_incl_costs: Decimal,
+    /// Cost excluding fees and taxes in the security's quote currency (for
+    /// the price and currency effects of a gain).
+    pub cost_quote: Decimal,
 }
 
 impl Lot {
@@ -49,6 +52,7 @@ impl Lot {
             self.quantity = Decimal::ZERO;
             self.cost = Decimal::ZERO;
             self.cost_incl_costs = Decimal::ZERO;
+            self.cost_quote = Decimal::ZERO;
             return whole;
         }
         let share = |amount: Decimal| pro_rata(amount, quantity, self.quantity);
@@ -57,10 +61,12 @@ impl Lot {
             quantity,
             cost: share(self.cost),
             cost_incl_costs: share(self.cost_incl_costs),
+            cost_quote: share(self.cost_quote),
         };
         self.quantity -= quantity;
         self.cost -= part.cost;
         self.cost_incl_costs -= part.cost_incl_costs;
+        self.cost_quote -= part.cost_quote;
         part
     }
 }
@@ -131,9 +137,10 @@ pub(crate) struct LotBook {
     by_account: Vec<VecDeque<Lot>>,
     /// Units per account, kept as lots come and go.
     held: Vec<Decimal>,
-    /// Σ cost and Σ cost incl. costs of all open lots.
+    /// Σ cost, Σ cost incl. costs and Σ quote-currency cost of all open lots.
     cost: Decimal,
     cost_incl_costs: Decimal,
+    cost_quote: Decimal,
 }
 
 impl LotBook {
@@ -144,6 +151,7 @@ impl LotBook {
             held: Vec::new(),
             cost: Decimal::ZERO,
             cost_incl_costs: Decimal::ZERO,
+            cost_quote: Decimal::ZERO,
         }
     }
 
@@ -155,6 +163,7 @@ impl LotBook {
         self.held[account] += lot.quantity;
         self.cost += lot.cost;
         self.cost_incl_costs += lot.cost_incl_costs;
+        self.cost_quote += lot.cost_quote;
         self.by_account[account].push_back(lot);
     }
 
@@ -201,6 +210,7 @@ impl LotBook {
             self.held[account] -= part.quantity;
             self.cost -= part.cost;
             self.cost_incl_costs -= part.cost_incl_costs;
+            self.cost_quote -= part.cost_quote;
             taken.push(part);
         }
         if lots.is_empty() {
@@ -209,6 +219,7 @@ impl LotBook {
         if self.by_account.iter().all(VecDeque::is_empty) {
             self.cost = Decimal::ZERO;
             self.cost_incl_costs = Decimal::ZERO;
+            self.cost_quote = Decimal::ZERO;
         }
         Ok(taken)
     }
@@ -225,19 +236,27 @@ impl LotBook {
         (self.cost, self.cost_incl_costs)
     }
 
-    /// Restates every open lot at `unit_value` (the value at a period start).
-    pub fn revalue(&mut self, unit_value: Decimal) {
+    /// Σ cost of the open lots in the quote currency.
+    pub fn total_cost_quote(&self) -> Decimal {
+        self.cost_quote
+    }
+
+    /// Restates every open lot at its value at a period start: `unit_value`
+    /// per unit in the fold's currency, `unit_value_quote` in the quote currency.
+    pub fn revalue(&mut self, unit_value: Decimal, unit_value_quote: Decimal) {
+        let (mut cost, mut cost_quote) = (Decimal::ZERO, Decimal::ZERO);
         for lots in &mut self.by_account {
             for lot in lots {
                 lot.cost = lot.quantity * unit_value;
                 lot.cost_incl_costs = lot.cost;
+                lot.cost_quote = lot.quantity * unit_value_quote;
+                cost += lot.cost;
+                cost_quote += lot.cost_quote;
             }
         }
-        let (cost, _) = self
-            .open_lots()
-            .fold((Decimal::ZERO, ()), |(c, ()), (_, l)| (c + l.cost, ()));
         self.cost = cost;
         self.cost_incl_costs = cost;
+        self.cost_quote = cost_quote;
     }
 }
 
@@ -252,6 +271,7 @@ mod tests {
             quantity: q,
             cost,
             cost_incl_costs: cost,
+            cost_quote: cost,
         }
     }
 

@@ -30,19 +30,28 @@ pub struct PositionState {
     pub cost_basis: Decimal,
     /// Moving-average cost of the units held, including acquisition costs.
     pub cost_basis_incl_costs: Decimal,
+    /// Moving-average cost of the units held, excluding costs, in the
+    /// security's quote currency (each trade at its date's rate to it).
+    pub cost_basis_quote: Decimal,
     /// Σ (gross proceeds − moving-average cost of the units sold).
     pub realized_gain: Decimal,
     /// Σ (proceeds net of the sale's fees and taxes − moving-average cost
     /// including acquisition costs of the units sold).
     pub realized_gain_net: Decimal,
+    /// Of the realized gain: the part from the price, Σ (proceeds − quote
+    /// cost of the units sold × the sale date's rate). The rest,
+    /// realized gain − this, is the currency effect.
+    pub realized_price_effect: Decimal,
     /// Cost of the open lots under the fold's lot method (= moving average
     /// when the method is average cost).
     pub lot_cost_basis: Decimal,
     pub lot_cost_basis_incl_costs: Decimal,
+    pub lot_cost_basis_quote: Decimal,
     /// Σ (gross proceeds − lot cost of the units sold).
     pub lot_realized_gain: Decimal,
     /// Σ (net proceeds − lot cost including acquisition costs of the units sold).
     pub lot_realized_gain_net: Decimal,
+    pub lot_realized_price_effect: Decimal,
     /// Fees paid on buys, sells and transfers.
     pub trade_fees: Decimal,
     /// Taxes paid on buys, sells and transfers.
@@ -86,12 +95,16 @@ impl PositionState {
             quantity: Decimal::ZERO,
             cost_basis: Decimal::ZERO,
             cost_basis_incl_costs: Decimal::ZERO,
+            cost_basis_quote: Decimal::ZERO,
             realized_gain: Decimal::ZERO,
             realized_gain_net: Decimal::ZERO,
+            realized_price_effect: Decimal::ZERO,
             lot_cost_basis: Decimal::ZERO,
             lot_cost_basis_incl_costs: Decimal::ZERO,
+            lot_cost_basis_quote: Decimal::ZERO,
             lot_realized_gain: Decimal::ZERO,
             lot_realized_gain_net: Decimal::ZERO,
+            lot_realized_price_effect: Decimal::ZERO,
             trade_fees: Decimal::ZERO,
             trade_taxes: Decimal::ZERO,
             other_fees: Decimal::ZERO,
@@ -135,6 +148,29 @@ impl PositionState {
         } else {
             self.cost_basis_incl_costs
         }
+    }
+
+    /// Cost basis excl. costs in the security's quote currency.
+    pub fn cost_basis_quote_by(&self, method: CostBasisMethod) -> Decimal {
+        if method.uses_lots() {
+            self.lot_cost_basis_quote
+        } else {
+            self.cost_basis_quote
+        }
+    }
+
+    /// Of the realized gain: the part from prices (see [`Self::realized_price_effect`]).
+    pub fn realized_price_effect_by(&self, method: CostBasisMethod) -> Decimal {
+        if method.uses_lots() {
+            self.lot_realized_price_effect
+        } else {
+            self.realized_price_effect
+        }
+    }
+
+    /// Of the realized gain: the part from exchange rates.
+    pub fn realized_currency_effect_by(&self, method: CostBasisMethod) -> Decimal {
+        self.realized_gain_by(method) - self.realized_price_effect_by(method)
     }
 
     pub fn realized_gain_by(&self, method: CostBasisMethod) -> Decimal {
@@ -202,6 +238,11 @@ pub struct ClosedLot {
     /// proceeds_net − cost_incl_costs: the gain after the fees and taxes of
     /// the purchase and the sale.
     pub gain_net: Decimal,
+    /// Of the gain: the part from the price, proceeds − the units' cost in
+    /// the quote currency × the sale date's rate.
+    pub price_effect: Decimal,
+    /// Of the gain: the part from the exchange rate, gain − price_effect.
+    pub currency_effect: Decimal,
     /// Which disposal (in ledger order) closed these units.
     #[serde(skip)]
     pub(crate) disposal: usize,
@@ -238,8 +279,35 @@ impl PositionHistory {
     }
 }
 
-/// The value of one unit at a day, given the position then.
-pub(crate) type UnitValue<'a> = dyn Fn(&PositionState) -> AnalyticsResult<Decimal> + 'a;
+/// The value of one unit at a day, given the position then: in the fold's
+/// currency and in the security's quote currency.
+pub(crate) type UnitValue<'a> = dyn Fn(&PositionState) -> AnalyticsResult<(Decimal, Decimal)> + 'a;
+
+/// A trade's money in the fold's currency.
+#[derive(Debug, Clone, Copy)]
+struct TradeAmounts {
+    gross: Decimal,
+    fee: Decimal,
+    tax: Decimal,
+    /// The trade currency → fold currency rate used.
+    rate: Decimal,
+}
+
+/// A trade as the moving average sees it: units and costs signed the same
+/// way (negative for a sale, whose "cost" is minus its proceeds).
+#[derive(Debug, Clone, Copy)]
+struct SignedTrade {
+    quantity: Decimal,
+    /// Gross amount, in the fold's currency.
+    cost: Decimal,
+    /// Gross + fee + tax of a purchase, gross − fee − tax of a sale.
+    cost_incl: Decimal,
+    /// Gross amount in the quote currency.
+    cost_quote: Decimal,
+    /// Quote currency → fold currency on the trade's day (for the price
+    /// effect of the units it closes).
+    quote_rate: Decimal,
+}
 
 /// How to run the fold.
 pub(crate) struct FoldSpec<'a> {
@@ -322,31 +390,74 @@ impl Fold<'_> {
     }
 
     /// Gross, fee and tax of a trade in the target currency (one rate lookup).
-    fn trade_amounts(&self, t: &Trade, day: Day) -> AnalyticsResult<(Decimal, Decimal, Decimal)> {
+    fn trade_amounts(&self, t: &Trade, day: Day) -> AnalyticsResult<TradeAmounts> {
         let rate = rate_or_error(self.spec.fx, t.currency, self.spec.target, date_of(day))?;
         let fee = match t.fee_in_base {
             Some(fee) if self.spec.target == self.spec.ledger.base_currency() => fee,
             _ => t.fee * rate,
         };
-        Ok((t.gross_amount * rate, fee, t.tax * rate))
+        Ok(TradeAmounts {
+            gross: t.gross_amount * rate,
+            fee,
+            tax: t.tax * rate,
+            rate,
+        })
+    }
+
+    /// The rate from the quote currency to the target on the trade's day, for
+    /// the price effect of the units it closes: the trade's own rate when it
+    /// is settled in the quote currency.
+    fn quote_rate(
+        &self,
+        t: &Trade,
+        amounts: &TradeAmounts,
+        quote: Currency,
+        day: Day,
+    ) -> AnalyticsResult<Decimal> {
+        if quote == self.spec.target {
+            Ok(Decimal::ONE)
+        } else if t.currency == quote {
+            Ok(amounts.rate)
+        } else {
+            rate_or_error(self.spec.fx, quote, self.spec.target, date_of(day))
+        }
     }
 
     fn apply(&mut self, entry: &Entry, quote: Currency) -> AnalyticsResult<()> {
         let day = entry.day;
         match &entry.kind {
             ActivityKind::Buy(t) | ActivityKind::TransferIn(t) => {
-                let (gross, fee, tax) = self.trade_amounts(t, day)?;
-                self.note_trade(t, quote, day)?;
+                let amounts = self.trade_amounts(t, day)?;
+                let TradeAmounts {
+                    gross, fee, tax, ..
+                } = amounts;
+                let gross_quote = self.note_trade(t, quote, day)?;
                 self.state.trade_fees += fee;
                 self.state.trade_taxes += tax;
                 self.state.purchases_incl_costs += gross + fee + tax;
                 if self.state.quantity.is_zero() {
                     self.opened = day;
                 }
-                self.moving_average_trade(t.quantity, gross, gross + fee + tax, entry);
+                // A purchase closes units only when it covers a short.
+                let quote_rate = if self.state.quantity < Decimal::ZERO {
+                    self.quote_rate(t, &amounts, quote, day)?
+                } else {
+                    Decimal::ONE
+                };
+                self.moving_average_trade(
+                    &SignedTrade {
+                        quantity: t.quantity,
+                        cost: gross,
+                        cost_incl: gross + fee + tax,
+                        cost_quote: gross_quote,
+                        quote_rate,
+                    },
+                    entry,
+                );
                 if self.spec.method.uses_lots() {
                     self.state.lot_cost_basis += gross;
                     self.state.lot_cost_basis_incl_costs += gross + fee + tax;
+                    self.state.lot_cost_basis_quote += gross_quote;
                     self.lots.add(
                         entry.account,
                         Lot {
@@ -354,13 +465,18 @@ impl Fold<'_> {
                             quantity: t.quantity,
                             cost: gross,
                             cost_incl_costs: gross + fee + tax,
+                            cost_quote: gross_quote,
                         },
                     );
                 }
             }
             ActivityKind::Sell(t) | ActivityKind::TransferOut(t) => {
-                let (gross, fee, tax) = self.trade_amounts(t, day)?;
-                self.note_trade(t, quote, day)?;
+                let amounts = self.trade_amounts(t, day)?;
+                let TradeAmounts {
+                    gross, fee, tax, ..
+                } = amounts;
+                let gross_quote = self.note_trade(t, quote, day)?;
+                let quote_rate = self.quote_rate(t, &amounts, quote, day)?;
                 self.state.trade_fees += fee;
                 self.state.trade_taxes += tax;
                 self.state.sales_net += gross - fee - tax;
@@ -368,9 +484,18 @@ impl Fold<'_> {
                 if self.state.quantity.is_zero() {
                     self.opened = day;
                 }
-                self.moving_average_trade(-t.quantity, -gross, -(gross - fee - tax), entry);
+                self.moving_average_trade(
+                    &SignedTrade {
+                        quantity: -t.quantity,
+                        cost: -gross,
+                        cost_incl: -(gross - fee - tax),
+                        cost_quote: -gross_quote,
+                        quote_rate,
+                    },
+                    entry,
+                );
                 if self.spec.method.uses_lots() {
-                    self.relieve_lots(entry, t, gross, gross - fee - tax)?;
+                    self.relieve_lots(entry, t, gross, gross - fee - tax, quote_rate)?;
                 }
                 self.disposals += 1;
             }
@@ -418,36 +543,40 @@ impl Fold<'_> {
             self.state.lot_cost_basis_incl_costs = self.state.cost_basis_incl_costs;
             self.state.lot_realized_gain = self.state.realized_gain;
             self.state.lot_realized_gain_net = self.state.realized_gain_net;
+            self.state.lot_cost_basis_quote = self.state.cost_basis_quote;
+            self.state.lot_realized_price_effect = self.state.realized_price_effect;
         }
         Ok(())
     }
 
-    fn note_trade(&mut self, t: &Trade, quote: Currency, day: Day) -> AnalyticsResult<()> {
+    /// Remembers the trade (for valuing without a close); returns its gross
+    /// amount in the quote currency.
+    fn note_trade(&mut self, t: &Trade, quote: Currency, day: Day) -> AnalyticsResult<Decimal> {
+        let gross = convert(
+            self.spec.fx,
+            t.gross_amount,
+            t.currency,
+            quote,
+            date_of(day),
+        )?;
         self.state.last_trade = Some(LastTrade {
-            gross: convert(
-                self.spec.fx,
-                t.gross_amount,
-                t.currency,
-                quote,
-                date_of(day),
-            )?,
+            gross,
             quantity: t.quantity,
         });
-        Ok(())
+        Ok(gross)
     }
 
-    /// Applies a signed trade to the moving average: `dq` units (negative
-    /// for a sale), `cost` and `cost_incl` signed the same way (a sale's are
-    /// minus its proceeds). Trades against the position's sign close units
-    /// at the average cost and realize the difference; a trade that crosses
-    /// zero opens the rest on the other side.
-    fn moving_average_trade(
-        &mut self,
-        dq: Decimal,
-        cost: Decimal,
-        cost_incl: Decimal,
-        entry: &Entry,
-    ) {
+    /// Applies a signed trade to the moving average. Trades against the
+    /// position's sign close units at the average cost and realize the
+    /// difference; a trade that crosses zero opens the rest on the other side.
+    fn moving_average_trade(&mut self, trade: &SignedTrade, entry: &Entry) {
+        let SignedTrade {
+            quantity: dq,
+            cost,
+            cost_incl,
+            cost_quote,
+            quote_rate,
+        } = *trade;
         let s = &mut self.state;
         let same_side =
             s.quantity.is_zero() || (s.quantity > Decimal::ZERO) == (dq > Decimal::ZERO);
@@ -455,19 +584,24 @@ impl Fold<'_> {
             s.quantity += dq;
             s.cost_basis += cost;
             s.cost_basis_incl_costs += cost_incl;
+            s.cost_basis_quote += cost_quote;
         } else {
             let held = s.quantity.abs();
             let traded = dq.abs();
             let closed = held.min(traded);
             let relieved = pro_rata(s.cost_basis, closed, held);
             let relieved_incl = pro_rata(s.cost_basis_incl_costs, closed, held);
+            let relieved_quote = pro_rata(s.cost_basis_quote, closed, held);
             let trade_share = |amount: Decimal| pro_rata(amount, closed, traded);
             let proceeds = trade_share(-cost);
             let proceeds_net = trade_share(-cost_incl);
+            let price_effect = proceeds - relieved_quote * quote_rate;
             s.realized_gain += proceeds - relieved;
             s.realized_gain_net += proceeds_net - relieved_incl;
+            s.realized_price_effect += price_effect;
             s.cost_basis -= relieved;
             s.cost_basis_incl_costs -= relieved_incl;
+            s.cost_basis_quote -= relieved_quote;
             let sign = if dq > Decimal::ZERO {
                 Decimal::ONE
             } else {
@@ -490,6 +624,8 @@ impl Fold<'_> {
                     proceeds_net,
                     gain: proceeds - relieved,
                     gain_net: proceeds_net - relieved_incl,
+                    price_effect,
+                    currency_effect: proceeds - relieved - price_effect,
                     disposal: self.disposals,
                 });
             }
@@ -498,6 +634,7 @@ impl Fold<'_> {
                 s.quantity += sign * rest;
                 s.cost_basis += pro_rata(cost, rest, traded);
                 s.cost_basis_incl_costs += pro_rata(cost_incl, rest, traded);
+                s.cost_basis_quote += pro_rata(cost_quote, rest, traded);
                 self.opened = entry.day;
             }
         }
@@ -505,6 +642,7 @@ impl Fold<'_> {
             s.quantity = Decimal::ZERO;
             s.cost_basis = Decimal::ZERO;
             s.cost_basis_incl_costs = Decimal::ZERO;
+            s.cost_basis_quote = Decimal::ZERO;
         }
     }
 
@@ -514,6 +652,7 @@ impl Fold<'_> {
         t: &Trade,
         gross: Decimal,
         net: Decimal,
+        quote_rate: Decimal,
     ) -> AnalyticsResult<()> {
         let ledger = self.spec.ledger;
         let taken = self
@@ -545,6 +684,8 @@ impl Fold<'_> {
             net_left -= proceeds_net;
             self.state.lot_realized_gain += proceeds - lot.cost;
             self.state.lot_realized_gain_net += proceeds_net - lot.cost_incl_costs;
+            let price_effect = proceeds - lot.cost_quote * quote_rate;
+            self.state.lot_realized_price_effect += price_effect;
             self.closed_lots.push(ClosedLot {
                 account: ledger.account_name(entry.account).map(str::to_owned),
                 acquired: date_of(lot.acquired),
@@ -556,12 +697,15 @@ impl Fold<'_> {
                 proceeds_net,
                 gain: proceeds - lot.cost,
                 gain_net: proceeds_net - lot.cost_incl_costs,
+                price_effect,
+                currency_effect: proceeds - lot.cost - price_effect,
                 disposal: self.disposals,
             });
         }
         let (cost, cost_incl) = self.lots.total_cost();
         self.state.lot_cost_basis = cost;
         self.state.lot_cost_basis_incl_costs = cost_incl;
+        self.state.lot_cost_basis_quote = self.lots.total_cost_quote();
         Ok(())
     }
 
@@ -571,18 +715,21 @@ impl Fold<'_> {
             return Ok(());
         };
         if !self.state.quantity.is_zero() {
-            let unit_value = unit_value(&self.state)?;
+            let (unit_value, unit_value_quote) = unit_value(&self.state)?;
             let s = &mut self.state;
             s.cost_basis = s.quantity * unit_value;
             s.cost_basis_incl_costs = s.cost_basis;
-            self.lots.revalue(unit_value);
+            s.cost_basis_quote = s.quantity * unit_value_quote;
+            self.lots.revalue(unit_value, unit_value_quote);
             if self.spec.method.uses_lots() {
                 let (cost, cost_incl) = self.lots.total_cost();
                 s.lot_cost_basis = cost;
                 s.lot_cost_basis_incl_costs = cost_incl;
+                s.lot_cost_basis_quote = self.lots.total_cost_quote();
             } else {
                 s.lot_cost_basis = s.cost_basis;
                 s.lot_cost_basis_incl_costs = s.cost_basis_incl_costs;
+                s.lot_cost_basis_quote = s.cost_basis_quote;
             }
         }
         if self.checkpoints.last().is_some_and(|c| c.day == day) {

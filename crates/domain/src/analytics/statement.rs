@@ -209,11 +209,18 @@ pub fn activity_totals(
 }
 
 /// Realized and unrealized capital gains of a period, in the base currency,
-/// with the period-start value as the cost of units already held then.
+/// with the period-start value as the cost of units already held then. Each
+/// is split into a price effect (the change in the quote-currency price, at
+/// the rate of the sale or of the period's end) and a currency effect (the
+/// change in the rate on the quote-currency cost): price + currency = gain.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PeriodCapitalGains {
     pub realized: Decimal,
     pub unrealized: Decimal,
+    pub realized_price_effect: Decimal,
+    pub realized_currency_effect: Decimal,
+    pub unrealized_price_effect: Decimal,
+    pub unrealized_currency_effect: Decimal,
 }
 
 /// Capital gains of every security over the period under `method`.
@@ -232,22 +239,30 @@ pub fn period_capital_gains(
             continue;
         }
         let series = inputs.prices.series(&info.symbol);
-        let value_per_unit = |day: Day, state: &PositionState| -> AnalyticsResult<Decimal> {
-            let date = date_of(day);
-            let price = price_for_day(
-                series,
-                day,
-                ledger.evaluation_day(),
-                state.last_trade,
-                PriceGapPolicy::LastTradePrice,
-            )
-            .ok_or_else(|| super::AnalyticsError::MissingPrice {
-                symbol: info.symbol.clone(),
-                date,
-            })?;
-            Ok(price * rate_or_error(inputs.fx, info.quote_currency, base, date)?)
+        // The close (quote currency) and the rate to the base currency.
+        let price_and_rate =
+            |day: Day, state: &PositionState| -> AnalyticsResult<(Decimal, Decimal)> {
+                let date = date_of(day);
+                let price = price_for_day(
+                    series,
+                    day,
+                    ledger.evaluation_day(),
+                    state.last_trade,
+                    PriceGapPolicy::LastTradePrice,
+                )
+                .ok_or_else(|| super::AnalyticsError::MissingPrice {
+                    symbol: info.symbol.clone(),
+                    date,
+                })?;
+                Ok((
+                    price,
+                    rate_or_error(inputs.fx, info.quote_currency, base, date)?,
+                ))
+            };
+        let at_start = |state: &PositionState| {
+            let (price, rate) = price_and_rate(start, state)?;
+            Ok((price * rate, price))
         };
-        let at_start = |state: &PositionState| value_per_unit(start, state);
         let history = fold_position(
             &FoldSpec {
                 ledger,
@@ -259,11 +274,21 @@ pub fn period_capital_gains(
             index,
         )?;
         let at_end = history.at_day(end);
-        gains.realized +=
-            at_end.realized_gain_by(method) - history.at_day(start).realized_gain_by(method);
+        let at_begin = history.at_day(start);
+        let realized = at_end.realized_gain_by(method) - at_begin.realized_gain_by(method);
+        let realized_price =
+            at_end.realized_price_effect_by(method) - at_begin.realized_price_effect_by(method);
+        gains.realized += realized;
+        gains.realized_price_effect += realized_price;
+        gains.realized_currency_effect += realized - realized_price;
         if at_end.is_open() {
-            gains.unrealized +=
-                at_end.quantity * value_per_unit(end, &at_end)? - at_end.cost_basis_by(method);
+            let (price, rate) = price_and_rate(end, &at_end)?;
+            let value = at_end.quantity * price * rate;
+            let unrealized = value - at_end.cost_basis_by(method);
+            let unrealized_price = value - at_end.cost_basis_quote_by(method) * rate;
+            gains.unrealized += unrealized;
+            gains.unrealized_price_effect += unrealized_price;
+            gains.unrealized_currency_effect += unrealized - unrealized_price;
         }
     }
     Ok(gains)
@@ -317,6 +342,14 @@ pub struct PeriodStatement {
     pub earnings: Decimal,
     pub realized_gains: Decimal,
     pub unrealized_gains: Decimal,
+    /// Of the realized gains: the part from prices.
+    pub realized_price_effect: Decimal,
+    /// Of the realized gains: the part from exchange rates.
+    pub realized_currency_effect: Decimal,
+    /// Of the unrealized gains: the part from prices.
+    pub unrealized_price_effect: Decimal,
+    /// Of the unrealized gains: the part from exchange rates.
+    pub unrealized_currency_effect: Decimal,
     pub fees: Decimal,
     pub taxes: Decimal,
     /// The rest of the change in value: FX effect on foreign cash.
@@ -378,6 +411,10 @@ pub fn period_statement(
         earnings: totals.earnings(),
         realized_gains: gains.realized,
         unrealized_gains: gains.unrealized,
+        realized_price_effect: gains.realized_price_effect,
+        realized_currency_effect: gains.realized_currency_effect,
+        unrealized_price_effect: gains.unrealized_price_effect,
+        unrealized_currency_effect: gains.unrealized_currency_effect,
         fees: totals.fees(),
         taxes: totals.taxes(),
         currency_gains: final_value - explained,

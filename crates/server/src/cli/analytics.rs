@@ -125,7 +125,23 @@ pub async fn summary(
     row("flows out", money(st.outflows));
     row("income (dividends + interest)", money(st.earnings));
     row("realized gains", money(st.realized_gains));
+    row(
+        "realized gains: price effect",
+        money(st.realized_price_effect),
+    );
+    row(
+        "realized gains: currency effect",
+        money(st.realized_currency_effect),
+    );
     row("unrealized gains", money(st.unrealized_gains));
+    row(
+        "unrealized gains: price effect",
+        money(st.unrealized_price_effect),
+    );
+    row(
+        "unrealized gains: currency effect",
+        money(st.unrealized_currency_effect),
+    );
     row("fees", money(st.fees));
     row("taxes", money(st.taxes));
     row("currency gains", money(st.currency_gains));

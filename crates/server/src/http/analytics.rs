@@ -234,6 +234,21 @@ pub struct PeriodFiguresOut {
     /// start, or the purchase cost inside the period).
     #[schema(value_type = String)]
     pub unrealized_gains: Decimal,
+    /// Of the realized gains: the part from prices (proceeds − the units'
+    /// quote-currency basis at the sale date's rate).
+    #[schema(value_type = String)]
+    pub realized_price_effect: Decimal,
+    /// Of the realized gains: the part from exchange rates (realized gains −
+    /// realized price effect).
+    #[schema(value_type = String)]
+    pub realized_currency_effect: Decimal,
+    /// Of the unrealized gains: the part from prices (value − the units'
+    /// quote-currency basis at the period end's rate).
+    #[schema(value_type = String)]
+    pub unrealized_price_effect: Decimal,
+    /// Of the unrealized gains: the part from exchange rates.
+    #[schema(value_type = String)]
+    pub unrealized_currency_effect: Decimal,
     #[schema(value_type = String)]
     pub fees: Decimal,
     #[schema(value_type = String)]
@@ -295,6 +310,12 @@ pub struct PositionTotalsOut {
     /// fees and taxes − cost including the purchases' fees and taxes.
     #[schema(value_type = String)]
     pub realized_gain_net: Decimal,
+    /// Of the realized gain: the part from prices.
+    #[schema(value_type = String)]
+    pub realized_price_effect: Decimal,
+    /// Of the realized gain: the part from exchange rates.
+    #[schema(value_type = String)]
+    pub realized_currency_effect: Decimal,
     #[schema(value_type = String)]
     pub dividends_gross: Decimal,
     #[schema(value_type = String)]
@@ -378,6 +399,10 @@ impl SummaryOut {
                 interest: round(st.interest),
                 realized_gains: round(st.realized_gains),
                 unrealized_gains: round(st.unrealized_gains),
+                realized_price_effect: round(st.realized_price_effect),
+                realized_currency_effect: round(st.realized_currency_effect),
+                unrealized_price_effect: round(st.unrealized_price_effect),
+                unrealized_currency_effect: round(st.unrealized_currency_effect),
                 fees: round(st.fees),
                 taxes: round(st.taxes),
                 currency_gains: round(st.currency_gains),
@@ -402,6 +427,8 @@ impl SummaryOut {
                 unrealized_currency_effect: round(s.unrealized_currency_effect),
                 realized_gain: round(s.realized_gain),
                 realized_gain_net: round(s.realized_gain_net),
+                realized_price_effect: round(s.realized_price_effect),
+                realized_currency_effect: round(s.realized_currency_effect),
                 dividends_gross: round(s.dividends_gross),
                 dividend_taxes: round(s.dividend_taxes),
                 interest_gross: round(s.interest_gross),
@@ -1132,6 +1159,13 @@ pub struct RealizedLotOut {
     /// purchase and the sale.
     #[schema(value_type = String)]
     pub gain_net: Decimal,
+    /// Of the gain: the part from the price, proceeds − the units'
+    /// quote-currency cost at the sale date's rate.
+    #[schema(value_type = String)]
+    pub price_effect: Decimal,
+    /// Of the gain: the part from the exchange rate (gain − price_effect).
+    #[schema(value_type = String)]
+    pub currency_effect: Decimal,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -1145,6 +1179,12 @@ pub struct RealizedOut {
     /// Σ gain_net.
     #[schema(value_type = String)]
     pub total_gain_net: Decimal,
+    /// Σ price_effect.
+    #[schema(value_type = String)]
+    pub total_price_effect: Decimal,
+    /// Σ currency_effect.
+    #[schema(value_type = String)]
+    pub total_currency_effect: Decimal,
 }
 
 /// Closed lots: each sale matched to the purchases it consumed under the
@@ -1168,6 +1208,8 @@ pub async fn realized(
         scope: ScopeOut::from(&answer.scope),
         total_gain: round(lots.iter().map(|l| l.lot.gain).sum()),
         total_gain_net: round(lots.iter().map(|l| l.lot.gain_net).sum()),
+        total_price_effect: round(lots.iter().map(|l| l.lot.price_effect).sum()),
+        total_currency_effect: round(lots.iter().map(|l| l.lot.currency_effect).sum()),
         lots: lots
             .iter()
             .map(|l| RealizedLotOut {
@@ -1182,6 +1224,8 @@ pub async fn realized(
                 proceeds_net: round(l.lot.proceeds_net),
                 gain: round(l.lot.gain),
                 gain_net: round(l.lot.gain_net),
+                price_effect: round(l.lot.price_effect),
+                currency_effect: round(l.lot.currency_effect),
             })
             .collect(),
     }))
