@@ -20,7 +20,8 @@ use pricetrack_app::ports::{StoreResult, UpsertCounts};
 use pricetrack_domain::Ohlcv;
 
 /// Nominal bars per block (a block holds more only if a series' bars are closer
-/// together than its interval).
+/// together than its interval). Part of the stored format — block keys are derived
+/// from it — so it must never change.
 pub(crate) const BARS_PER_BLOCK: i64 = 32;
 /// First byte of every block: the record layout below.
 pub(crate) const FORMAT_V1: u8 = 1;
