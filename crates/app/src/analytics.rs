@@ -149,6 +149,34 @@ impl<'a> PortfolioAnalytics<'a> {
         })
     }
 
+    /// The figures of one security alone: its own activities (trades,
+    /// splits, income, fees and taxes about it) as a ledger, valued without
+    /// cash — a purchase is an inflow at gross + fee, a sale an outflow at
+    /// gross − fee, dividends are paid out (Portfolio Performance's
+    /// security-level view). `UnknownSymbol` when the ledger never names it.
+    pub fn holding(&self, symbol: &Symbol) -> AnalyticsResult<PortfolioAnalytics<'_>> {
+        let ledger = self.ledger.for_symbol(symbol)?;
+        let valuation =
+            Inputs::new(&ledger, &self.prices, &*self.fx).valuation(CashTreatment::Excluded)?;
+        Ok(PortfolioAnalytics {
+            ledger,
+            prices: Held::Borrowed(&*self.prices),
+            fx: Held::Borrowed(&*self.fx),
+            instruments: Held::Borrowed(&*self.instruments),
+            method: self.method,
+            valuation,
+        })
+    }
+
+    /// [`Self::summary`] of one security's own activities (see [`Self::holding`]).
+    pub fn holding_summary(
+        &self,
+        symbol: &Symbol,
+        period: PeriodSpec,
+    ) -> AnalyticsResult<PortfolioSummary> {
+        self.holding(symbol)?.summary(period)
+    }
+
     fn inputs(&self) -> Inputs<'_> {
         Inputs::new(&self.ledger, &self.prices, &*self.fx)
     }

@@ -384,7 +384,7 @@ async fn latest_intraday(ctx: &AppContext, symbol: &Symbol) -> AppResult<Option<
 // ---------------------------------------------------------------- scopes
 
 /// What a figure is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Scope {
     /// One of the user's portfolios.
     Portfolio(PortfolioId),
@@ -396,6 +396,59 @@ pub enum Scope {
         currency: Option<Currency>,
         method: Option<CostBasisMethod>,
     },
+    /// Some of the user's portfolios (ids sorted, without duplicates; see
+    /// [`Scope::group`]) combined like [`Scope::All`]. Any id that is not one
+    /// of the user's portfolios makes the scope not found.
+    Group {
+        portfolios: Arc<[PortfolioId]>,
+        currency: Option<Currency>,
+        method: Option<CostBasisMethod>,
+    },
+}
+
+impl Scope {
+    /// A group of the user's portfolios (at least one; order and repeats do
+    /// not matter).
+    pub fn group(
+        mut portfolios: Vec<PortfolioId>,
+        currency: Option<Currency>,
+        method: Option<CostBasisMethod>,
+    ) -> AppResult<Self> {
+        portfolios.sort_unstable();
+        portfolios.dedup();
+        if portfolios.is_empty() {
+            return Err(AppError::invalid_field(
+                "portfolios",
+                "name at least one portfolio id",
+            ));
+        }
+        Ok(Self::Group {
+            portfolios: portfolios.into(),
+            currency,
+            method,
+        })
+    }
+
+    /// Whether several portfolios are combined (all of them or a group).
+    pub fn is_combined(&self) -> bool {
+        !matches!(self, Self::Portfolio(_))
+    }
+}
+
+/// Portfolio ids separated by commas (`1,3`), naming `field` when one is not an id.
+pub fn parse_portfolio_ids(field: &str, raw: &str) -> AppResult<Vec<PortfolioId>> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<i64>().map(PortfolioId).map_err(|_| {
+                AppError::invalid_field(
+                    field,
+                    format!("{s:?} is not a portfolio id (give ids separated by commas)"),
+                )
+            })
+        })
+        .collect()
 }
 
 /// Which portfolios a figure covers and how it is computed.
@@ -422,10 +475,10 @@ struct ResolvedScope {
     combined: bool,
 }
 
-async fn resolve(ctx: &AppContext, user: &User, scope: Scope) -> AppResult<ResolvedScope> {
+async fn resolve(ctx: &AppContext, user: &User, scope: &Scope) -> AppResult<ResolvedScope> {
     match scope {
         Scope::Portfolio(id) => {
-            let p = crate::portfolios::get_portfolio(ctx, user, id).await?;
+            let p = crate::portfolios::get_portfolio(ctx, user, *id).await?;
             Ok(ResolvedScope {
                 base: p.base_currency,
                 method: p.cost_basis_method,
@@ -433,8 +486,25 @@ async fn resolve(ctx: &AppContext, user: &User, scope: Scope) -> AppResult<Resol
                 combined: false,
             })
         }
-        Scope::All { currency, method } => {
-            let portfolios = crate::portfolios::list_portfolios(ctx, user).await?;
+        Scope::All { currency, method }
+        | Scope::Group {
+            currency, method, ..
+        } => {
+            let (currency, method) = (*currency, *method);
+            let mut portfolios = crate::portfolios::list_portfolios(ctx, user).await?;
+            if let Scope::Group {
+                portfolios: ids, ..
+            } = scope
+            {
+                // Another user's portfolio is indistinguishable from a missing one.
+                if let Some(missing) = ids
+                    .iter()
+                    .find(|id| !portfolios.iter().any(|p| p.id == **id))
+                {
+                    return Err(AppError::not_found(format!("portfolio {missing}")));
+                }
+                portfolios.retain(|p| ids.contains(&p.id));
+            }
             let (base, default_method) = match (currency, method) {
                 (Some(c), Some(m)) => (c, m),
                 _ => {
@@ -787,7 +857,7 @@ fn reload_in_background(ctx: &AppContext, user: &User, scope: Scope, slot: &Arc<
     let (ctx, user, slot) = (ctx.clone(), user.clone(), Arc::clone(slot));
     tokio::spawn(async move {
         let _running = running;
-        if let Err(e) = prepared_or_aged(&ctx, &user, scope, Aged::Reload).await {
+        if let Err(e) = prepared_or_aged(&ctx, &user, scope.clone(), Aged::Reload).await {
             tracing::debug!(user = %user.name, ?scope, error = %e, "reloading aged analytics failed");
         }
         slot.reloading.store(false, Ordering::SeqCst);
@@ -830,7 +900,7 @@ async fn warm_user(ctx: &AppContext, user: &User) {
             method: None,
         }]);
     for scope in scopes {
-        if let Err(e) = prepared(ctx, user, scope).await {
+        if let Err(e) = prepared(ctx, user, scope.clone()).await {
             tracing::debug!(user = %user.name, ?scope, error = %e, "analytics warm-up failed");
         }
     }
@@ -904,7 +974,7 @@ async fn prepared_or_aged(
     aged: Aged,
 ) -> AppResult<Arc<Prepared>> {
     let cache = &ctx.analytics;
-    let resolved = resolve(ctx, user, scope).await?;
+    let resolved = resolve(ctx, user, &scope).await?;
     let key = PreparedKey {
         versions: resolved
             .portfolios
@@ -924,18 +994,23 @@ async fn prepared_or_aged(
             currency: Some(resolved.base),
             method: Some(resolved.method),
         },
+        Scope::Group { portfolios, .. } => Scope::Group {
+            portfolios,
+            currency: Some(resolved.base),
+            method: Some(resolved.method),
+        },
         one => one,
     };
     let slot = cache.slot(SlotId {
         owner: user.id,
-        scope,
+        scope: scope.clone(),
     });
     if let Some(p) = lock(&slot.current).clone() {
         if cache.fresh(&p, &key) {
             return Ok(p);
         }
         if aged == Aged::Serve && cache.current_but_aged(&p, &key) {
-            reload_in_background(ctx, user, scope, &slot);
+            reload_in_background(ctx, user, scope.clone(), &slot);
             return Ok(p);
         }
     }
@@ -1239,6 +1314,30 @@ pub async fn summary(
         a.summary(period)
     })
     .await
+}
+
+/// The headline figures of one holding over a period: its own activities
+/// (trades, income, fees, taxes about it) valued without cash — see
+/// [`PortfolioAnalytics::holding`]. Not found when the scope never held or
+/// mentioned `symbol`.
+pub async fn holding_summary(
+    ctx: &AppContext,
+    user: &User,
+    scope: Scope,
+    symbol: Symbol,
+    period: PeriodSpec,
+) -> AppResult<Answer<PortfolioSummary>> {
+    let query = format!("holding summary {symbol} {period:?}");
+    answer(ctx, user, scope, query, move |a| {
+        a.holding_summary(&symbol, period)
+    })
+    .await
+    .map_err(|e| match e {
+        AppError::Analytics(AnalyticsError::UnknownSymbol(s)) => {
+            AppError::not_found(format!("holding {s} in these portfolios"))
+        }
+        e => e,
+    })
 }
 
 /// Value, invested cost, TWR and drawdown per day, week or month.

@@ -50,6 +50,9 @@ on_both_backends!(
     another_users_portfolio_is_not_found,
     transfers_are_external_flows_without_cash,
     gains_are_reported_before_and_after_fees,
+    a_group_of_portfolios_is_one_view_and_every_id_must_be_yours,
+    one_holdings_figures_come_from_its_own_activities,
+    a_request_never_waits_behind_another_users_computation,
 );
 
 fn tx(kind: &str, symbol: &str, time: &str, quantity: &str, price: &str) -> Value {
@@ -939,19 +942,40 @@ async fn all_portfolios_combine_into_one_view(app: TestApp) {
     assert_eq!(bad["errors"][0]["field"], "currency");
 }
 
+/// Every analytics route, with the parameters that reach past the scope check.
+const ANALYTICS_ROUTES: [&str; 13] = [
+    "summary",
+    "summary?period=YTD",
+    "performance",
+    "performance?benchmark=AAPL&interval=1wk",
+    "holdings",
+    "holdings?at=2024-03-01",
+    "holdings/AAPL/summary",
+    "allocation?by=currency",
+    "income?group=year",
+    "realized",
+    "returns",
+    "contributions?period=1Y",
+    "summary?from=2024-01-01&to=2024-03-31",
+];
+
 async fn another_users_portfolio_is_not_found(app: TestApp) {
     let p = simple(&app).await;
     let other = app.other_user("eve").await;
-    for route in [
-        "summary",
-        "performance",
-        "holdings",
-        "allocation",
-        "income",
-        "realized",
-    ] {
+    for route in ANALYTICS_ROUTES {
         let r = other
             .request(Method::GET, &format!("/api/v1/portfolios/{p}/{route}"))
+            .send()
+            .await
+            .unwrap();
+        problem(r, 404).await;
+        // Nor can it be smuggled into a group.
+        let separator = if route.contains('?') { '&' } else { '?' };
+        let r = other
+            .request(
+                Method::GET,
+                &format!("/api/v1/portfolios/all/{route}{separator}portfolios={p}"),
+            )
             .send()
             .await
             .unwrap();
@@ -1049,4 +1073,255 @@ async fn gains_are_reported_before_and_after_fees(app: TestApp) {
     assert_eq!(r["lots"][0]["gain_net"], "116", "{r}");
     assert_eq!(r["total_gain"], "120", "{r}");
     assert_eq!(r["total_gain_net"], "116", "{r}");
+}
+
+async fn a_group_of_portfolios_is_one_view_and_every_id_must_be_yours(app: TestApp) {
+    let a = simple(&app).await;
+    let b = portfolio(&app, "Second", "USD").await;
+    record(
+        &app,
+        b,
+        json!([
+            {"type": "deposit", "time": "2024-03-01", "amount": "2000", "currency": "USD"},
+            tx("buy", "AAPL", "2024-03-01", "5", "110"),
+        ]),
+    )
+    .await;
+    let c = portfolio(&app, "Third", "USD").await;
+    record(
+        &app,
+        c,
+        json!([{"type": "deposit", "time": "2024-03-01", "amount": "500", "currency": "USD"}]),
+    )
+    .await;
+    // Main (10,500) and Third (500), named in any order and repeated.
+    let group = get_ok(
+        &app,
+        &format!("/api/v1/portfolios/all/summary?portfolios={c},{a},{c}"),
+    )
+    .await;
+    let mut ids: Vec<i64> = group["portfolios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_i64().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, [a, c], "{group}");
+    assert_eq!(group["totals"]["total_value"], "11000", "{group}");
+    assert_eq!(group["period_figures"]["flows_in"], "10500", "{group}");
+    for route in ANALYTICS_ROUTES {
+        let separator = if route.contains('?') { '&' } else { '?' };
+        get_ok(
+            &app,
+            &format!("/api/v1/portfolios/all/{route}{separator}portfolios={a},{c}"),
+        )
+        .await;
+    }
+    let h = get_ok(
+        &app,
+        &format!("/api/v1/portfolios/all/holdings?portfolios={a},{b}&method=fifo"),
+    )
+    .await;
+    assert!(h["portfolio_id"].is_null(), "{h}");
+    assert_eq!(h["positions"][0]["quantity"], "15", "{h}");
+    assert_eq!(h["positions"][0]["open_lots"].as_array().unwrap().len(), 2);
+    let one = get_ok(
+        &app,
+        &format!("/api/v1/portfolios/all/holdings/AAPL/summary?portfolios={b}"),
+    )
+    .await;
+    assert_eq!(one["totals"]["market_value"], "750", "{one}");
+
+    // Every id must be one of yours: another user's, or none at all, is a 404.
+    let other = app.other_user("eve").await;
+    let r = other
+        .request(Method::POST, "/api/v1/portfolios")
+        .json(&json!({"name": "Eve's", "base_currency": "USD"}))
+        .send()
+        .await
+        .unwrap();
+    let eves = json(r).await["id"].as_i64().unwrap();
+    for ids in [
+        format!("{a},{eves}"),
+        format!("{eves}"),
+        "999999".to_owned(),
+    ] {
+        let r = app
+            .get(&format!("/api/v1/portfolios/all/summary?portfolios={ids}"))
+            .await;
+        problem(r, 404).await;
+    }
+    for bad in ["x", "", "1;2"] {
+        let body = problem(
+            app.get(&format!("/api/v1/portfolios/all/summary?portfolios={bad}"))
+                .await,
+            422,
+        )
+        .await;
+        assert_eq!(body["errors"][0]["field"], "portfolios", "{body}");
+    }
+    let body = problem(
+        app.get(&format!("/api/v1/portfolios/{a}/summary?portfolios={a}"))
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(body["errors"][0]["field"], "portfolios", "{body}");
+}
+
+async fn one_holdings_figures_come_from_its_own_activities(app: TestApp) {
+    let p = simple(&app).await;
+    app.add_instrument("MSFT", "stock", "USD").await;
+    record(
+        &app,
+        p,
+        json!([
+            tx("buy", "MSFT", "2024-02-01", "2", "300"),
+            {"type": "dividend", "time": "2024-03-15", "symbol": "AAPL", "amount": "10", "tax": "1.5", "currency": "USD"},
+        ]),
+    )
+    .await;
+    bars(
+        &app,
+        "MSFT",
+        &[("2024-02-01", "300"), ("2024-06-14", "330")],
+    )
+    .await;
+    let h = get_ok(
+        &app,
+        &format!("/api/v1/portfolios/{p}/holdings/AAPL/summary?period=MAX"),
+    )
+    .await;
+    assert_eq!(h["symbol"], "AAPL");
+    assert_eq!(h["portfolios"][0]["id"], p);
+    // Since AAPL's first activity: bought for 1,000, worth 1,500, a dividend of 10.
+    assert_eq!(h["period"]["start"], "2024-01-01");
+    let f = &h["period_figures"];
+    assert_eq!(f["initial_value"], "0", "{f}");
+    assert_eq!(f["flows_in"], "1000", "{f}");
+    assert_eq!(f["unrealized_gains"], "500", "{f}");
+    assert_eq!(f["income"], "10", "{f}");
+    assert_eq!(f["taxes"], "1.5", "{f}");
+    assert_eq!(f["final_value"], "1500", "{f}");
+    // Chained daily without cash: the dividend is paid out at the end of its
+    // day (+1 %), then 100 → 120 (+20 %) → 150 (+25 %).
+    assert!(
+        close(f["twr"].as_f64().unwrap(), 1.01 * 1.2 * 1.25 - 1.0),
+        "{f}"
+    );
+    assert!(f["xirr"].as_f64().unwrap() > 0.5, "{f}");
+    // MSFT and the cash are not part of it.
+    let t = &h["totals"];
+    assert_eq!(t["market_value"], "1500", "{t}");
+    assert_eq!(t["cash_balance"], "0", "{t}");
+    assert_eq!(t["dividends_gross"], "10", "{t}");
+    assert!(!h["cash_included"].as_bool().unwrap());
+    // A custom period uses the holding's value at its start.
+    let h = get_ok(
+        &app,
+        &format!("/api/v1/portfolios/{p}/holdings/AAPL/summary?from=2024-04-01&to=2024-06-15"),
+    )
+    .await;
+    assert_eq!(h["period_figures"]["initial_value"], "1200");
+    assert_eq!(h["period_figures"]["unrealized_gains"], "300");
+    assert!(close(h["period_figures"]["twr"].as_f64().unwrap(), 0.25));
+    // The combined view has it too; a symbol never held is a 404.
+    get_ok(&app, "/api/v1/portfolios/all/holdings/AAPL/summary").await;
+    problem(
+        app.get(&format!("/api/v1/portfolios/{p}/holdings/NFLX/summary"))
+            .await,
+        404,
+    )
+    .await;
+}
+
+/// Ann's heavy computations hold every one of her permits, blocked until the
+/// test releases them; Eve's request is answered meanwhile, and Ann's next
+/// computation waits for a permit of her own.
+async fn a_request_never_waits_behind_another_users_computation(app: TestApp) {
+    use pricetrack_app::portfolio_analytics::{self as pa, Scope};
+    use pricetrack_domain::PortfolioId;
+    use std::sync::{Arc, Barrier};
+
+    let p = simple(&app).await;
+    let users = app.ctx.store.list_users().await.unwrap();
+    let ann = users.into_iter().next().expect("the bootstrap admin");
+    let eve = app.other_user("eve").await;
+    let r = eve
+        .request(Method::POST, "/api/v1/portfolios")
+        .json(&json!({"name": "Eve's", "base_currency": "USD"}))
+        .send()
+        .await
+        .unwrap();
+    let eves = json(r).await["id"].as_i64().unwrap();
+    let r = eve
+        .request(
+            Method::POST,
+            &format!("/api/v1/portfolios/{eves}/transactions"),
+        )
+        .json(
+            &json!([{"type": "deposit", "time": "2024-01-02", "amount": "100", "currency": "USD"}]),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+
+    let permits = app.ctx.analytics.config().per_user_computations;
+    let release = Arc::new(Barrier::new(permits + 1));
+    let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel::<usize>();
+    let spawn_computation = |i: usize, blocks: bool| {
+        let (ctx, ann, release, started_tx) = (
+            app.ctx.clone(),
+            ann.clone(),
+            Arc::clone(&release),
+            started_tx.clone(),
+        );
+        tokio::spawn(async move {
+            pa::answer(
+                &ctx,
+                &ann,
+                Scope::Portfolio(PortfolioId(p)),
+                format!("test computation {i}"),
+                move |_| {
+                    started_tx.send(i).expect("the test listens");
+                    if blocks {
+                        release.wait();
+                    }
+                    Ok(i)
+                },
+            )
+            .await
+            .map(|answer| *answer.value)
+        })
+    };
+    let blocked: Vec<_> = (0..permits).map(|i| spawn_computation(i, true)).collect();
+    for _ in 0..permits {
+        started.recv().await.expect("a computation started");
+    }
+    // Every one of Ann's permits is taken: her next computation must wait…
+    let queued = spawn_computation(permits, false);
+    // …while Eve's request, which needs a computation of its own, is answered.
+    let r = eve
+        .request(Method::GET, &format!("/api/v1/portfolios/{eves}/summary"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(json(r).await["totals"]["total_value"], "100");
+    assert!(
+        started.try_recv().is_err(),
+        "Ann's third computation ran while her permits were all taken"
+    );
+    let waiter = Arc::clone(&release);
+    tokio::task::spawn_blocking(move || {
+        waiter.wait();
+    })
+    .await
+    .unwrap();
+    for (i, task) in blocked.into_iter().enumerate() {
+        assert_eq!(task.await.unwrap().unwrap(), i);
+    }
+    assert_eq!(queued.await.unwrap().unwrap(), permits);
 }

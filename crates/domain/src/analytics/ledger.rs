@@ -196,6 +196,33 @@ impl Ledger {
         }
     }
 
+    /// The activities about one security only — its trades, splits, income,
+    /// fees and taxes — as a ledger of their own, for the security's own
+    /// figures. Quantities stay restated as in this ledger.
+    pub fn for_symbol(&self, symbol: &Symbol) -> AnalyticsResult<Ledger> {
+        let index = self.symbol_position(symbol)?;
+        let info = &self.symbols[index];
+        let entries: Vec<Entry> = info
+            .entries
+            .iter()
+            .map(|&e| Entry {
+                symbol: Some(0),
+                ..self.entries[e].clone()
+            })
+            .collect();
+        Ok(Ledger {
+            base_currency: self.base_currency,
+            evaluation_day: self.evaluation_day,
+            symbols: vec![SymbolInfo {
+                entries: (0..entries.len()).collect(),
+                ..info.clone()
+            }],
+            symbol_index: HashMap::from([(symbol.clone(), 0)]),
+            accounts: self.accounts.clone(),
+            entries,
+        })
+    }
+
     /// Overrides the quote currency of a symbol (e.g. from instrument data).
     pub fn set_quote_currency(&mut self, symbol: &Symbol, currency: Currency) {
         if let Some(&i) = self.symbol_index.get(symbol) {

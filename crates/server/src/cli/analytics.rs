@@ -250,7 +250,7 @@ pub async fn holdings(
         .then(|| period.spec(PeriodPreset::Max))
         .transpose()?;
     let scope = scope(ctx, &user, portfolio).await?;
-    let answer = pa::holdings(ctx, &user, scope, at).await?;
+    let answer = pa::holdings(ctx, &user, scope.clone(), at).await?;
     let contributions = match spec {
         Some(spec) => Some(pa::contributions(ctx, &user, scope, spec).await?),
         None => None,

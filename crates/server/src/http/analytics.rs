@@ -22,7 +22,7 @@ use pricetrack_app::{
     analytics::{CashBalanceView, HoldingsView, PerformanceSeries, PortfolioSummary, RealizedLot},
     portfolio_analytics::{
         self as pa, Scope, ScopeInfo, parse_cost_basis_method, parse_dimension, parse_granularity,
-        parse_period, parse_resolution,
+        parse_period, parse_portfolio_ids, parse_resolution,
     },
     settings::method_as_str,
 };
@@ -46,8 +46,14 @@ fn round(d: Decimal) -> Decimal {
     d.round_dp(OUTPUT_SCALE).normalize()
 }
 
-/// `{id}` is a portfolio id or `all`.
-pub(crate) fn scope(id: &str, currency: Option<&str>, method: Option<&str>) -> ApiResult<Scope> {
+/// `{id}` is a portfolio id or `all`; with `all`, `portfolios=1,3` narrows it
+/// to a group of the user's portfolios.
+pub(crate) fn scope(
+    id: &str,
+    currency: Option<&str>,
+    method: Option<&str>,
+    portfolios: Option<&str>,
+) -> ApiResult<Scope> {
     if id.eq_ignore_ascii_case("all") {
         let currency = currency
             .map(|c| Currency::parse(c).map_err(|e| ApiError::field("currency", e.to_string())))
@@ -55,13 +61,22 @@ pub(crate) fn scope(id: &str, currency: Option<&str>, method: Option<&str>) -> A
         let method = method
             .map(|m| parse_cost_basis_method("method", m))
             .transpose()?;
-        return Ok(Scope::All { currency, method });
+        return Ok(match portfolios {
+            Some(raw) => Scope::group(parse_portfolio_ids("portfolios", raw)?, currency, method)?,
+            None => Scope::All { currency, method },
+        });
     }
-    if currency.is_some() || method.is_some() {
-        return Err(ApiError::field(
-            "currency",
-            "currency and method apply to /portfolios/all only; a portfolio uses its own settings",
-        ));
+    for (field, given) in [
+        ("currency", currency.is_some()),
+        ("method", method.is_some()),
+        ("portfolios", portfolios.is_some()),
+    ] {
+        if given {
+            return Err(ApiError::field(
+                field,
+                "currency, method and portfolios apply to /portfolios/all only; a portfolio uses its own settings",
+            ));
+        }
     }
     id.parse::<i64>()
         .map(|i| Scope::Portfolio(PortfolioId(i)))
@@ -173,11 +188,19 @@ pub struct PeriodParams {
     currency: Option<String>,
     /// `/portfolios/all` only: average, fifo, lifo or hifo (default: your settings).
     method: Option<String>,
+    /// `/portfolios/all` only: a group of your portfolios, their ids separated
+    /// by commas (`1,3`); default all of them. Any id that is not yours is a 404.
+    portfolios: Option<String>,
 }
 
 impl PeriodParams {
     fn scope(&self, id: &str) -> ApiResult<Scope> {
-        scope(id, self.currency.as_deref(), self.method.as_deref())
+        scope(
+            id,
+            self.currency.as_deref(),
+            self.method.as_deref(),
+            self.portfolios.as_deref(),
+        )
     }
 
     fn spec(&self) -> ApiResult<pricetrack_domain::analytics::PeriodSpec> {
@@ -493,6 +516,46 @@ pub async fn summary(
     Ok(Json(SummaryOut::new(&answer.scope, &answer.value)))
 }
 
+/// One holding's headline figures for a period.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HoldingSummaryOut {
+    /// The holding.
+    pub symbol: String,
+    #[serde(flatten)]
+    pub summary: SummaryOut,
+}
+
+/// One holding's figures for a period: the same fields as the summary,
+/// computed from that symbol's activities alone (its buys, sells, transfers,
+/// splits, dividends, and the fees and taxes about it), valued without cash:
+/// a purchase is an inflow at gross + fee, a sale an outflow at gross − fee,
+/// dividends are paid out (gross). So `twr` is the holding's time-weighted
+/// return, `xirr` its money-weighted return, and the period figures its
+/// gains, income, fees and taxes. `{id}` may be `all` (with `portfolios=` for
+/// a group). 404 when the portfolios never held or mentioned the symbol.
+#[utoipa::path(get, path = "/portfolios/{id}/holdings/{symbol}/summary", tag = "analytics",
+    params(
+        ("id" = String, Path, description = "A portfolio id, or `all` for all of your portfolios combined"),
+        ("symbol" = String, Path, description = "The holding's symbol"),
+        PeriodParams),
+    responses((status = 200, body = HoldingSummaryOut), (status = 404), (status = 422)),
+    security(("bearer" = [])))]
+pub async fn holding_summary(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path((id, symbol)): Path<(String, String)>,
+    ApiQuery(p): ApiQuery<PeriodParams>,
+) -> ApiResult<Json<HoldingSummaryOut>> {
+    let (scope, spec) = (p.scope(&id)?, p.spec()?);
+    let symbol = Symbol::parse(symbol.trim())
+        .map_err(|e| ApiError::field("symbol", format!("{symbol:?}: {e}")))?;
+    let answer = pa::holding_summary(&state.ctx, &user, scope, symbol.clone(), spec).await?;
+    Ok(Json(HoldingSummaryOut {
+        symbol: symbol.to_string(),
+        summary: SummaryOut::new(&answer.scope, &answer.value),
+    }))
+}
+
 // ---------------------------------------------------------------- performance
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -513,6 +576,9 @@ pub struct PerformanceParams {
     currency: Option<String>,
     /// `/portfolios/all` only: average, fifo, lifo or hifo.
     method: Option<String>,
+    /// `/portfolios/all` only: a group of your portfolios, their ids separated
+    /// by commas (`1,3`); default all of them. Any id that is not yours is a 404.
+    portfolios: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -614,7 +680,12 @@ pub async fn performance(
     Path(id): Path<String>,
     ApiQuery(p): ApiQuery<PerformanceParams>,
 ) -> ApiResult<Json<PerformanceOut>> {
-    let scope = scope(&id, p.currency.as_deref(), p.method.as_deref())?;
+    let scope = scope(
+        &id,
+        p.currency.as_deref(),
+        p.method.as_deref(),
+        p.portfolios.as_deref(),
+    )?;
     let spec = parse_period(
         p.period.as_deref(),
         p.from.as_deref(),
@@ -629,7 +700,7 @@ pub async fn performance(
             Symbol::parse(s.trim()).map_err(|e| ApiError::field("benchmark", format!("{s:?}: {e}")))
         })
         .transpose()?;
-    let answer = pa::performance(&state.ctx, &user, scope, spec, resolution).await?;
+    let answer = pa::performance(&state.ctx, &user, scope.clone(), spec, resolution).await?;
     let out = PerformanceOut::new(&answer.scope, &answer.value);
     Ok(Json(match benchmark {
         Some(symbol) => {
@@ -761,6 +832,9 @@ pub struct HoldingsParams {
     currency: Option<String>,
     /// `/portfolios/all` only: average, fifo, lifo or hifo.
     method: Option<String>,
+    /// `/portfolios/all` only: a group of your portfolios, their ids separated
+    /// by commas (`1,3`); default all of them. Any id that is not yours is a 404.
+    portfolios: Option<String>,
 }
 
 /// Units still held from one purchase (lot methods; for average cost, the
@@ -956,7 +1030,12 @@ pub async fn holdings(
     Path(id): Path<String>,
     ApiQuery(p): ApiQuery<HoldingsParams>,
 ) -> ApiResult<Json<HoldingsOut>> {
-    let scope = scope(&id, p.currency.as_deref(), p.method.as_deref())?;
+    let scope = scope(
+        &id,
+        p.currency.as_deref(),
+        p.method.as_deref(),
+        p.portfolios.as_deref(),
+    )?;
     let at =
         p.at.as_deref()
             .map(|raw| {
@@ -965,8 +1044,8 @@ pub async fn holdings(
                 })
             })
             .transpose()?;
+    let combined = scope.is_combined();
     let answer = pa::holdings(&state.ctx, &user, scope, at).await?;
-    let combined = matches!(scope, Scope::All { .. });
     Ok(Json(HoldingsOut::new(
         &answer.scope,
         combined,
@@ -985,6 +1064,9 @@ pub struct AllocationParams {
     currency: Option<String>,
     /// `/portfolios/all` only: average, fifo, lifo or hifo.
     method: Option<String>,
+    /// `/portfolios/all` only: a group of your portfolios, their ids separated
+    /// by commas (`1,3`); default all of them. Any id that is not yours is a 404.
+    portfolios: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -1019,7 +1101,12 @@ pub async fn allocation(
     Path(id): Path<String>,
     ApiQuery(p): ApiQuery<AllocationParams>,
 ) -> ApiResult<Json<AllocationOut>> {
-    let scope = scope(&id, p.currency.as_deref(), p.method.as_deref())?;
+    let scope = scope(
+        &id,
+        p.currency.as_deref(),
+        p.method.as_deref(),
+        p.portfolios.as_deref(),
+    )?;
     let dimension = parse_dimension(p.by.as_deref())?;
     let answer = pa::allocation(&state.ctx, &user, scope, dimension).await?;
     let slices: &Vec<AllocationSlice> = &answer.value;
@@ -1055,6 +1142,9 @@ pub struct IncomeParams {
     currency: Option<String>,
     /// `/portfolios/all` only: average, fifo, lifo or hifo.
     method: Option<String>,
+    /// `/portfolios/all` only: a group of your portfolios, their ids separated
+    /// by commas (`1,3`); default all of them. Any id that is not yours is a 404.
+    portfolios: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -1095,7 +1185,12 @@ pub async fn income(
     Path(id): Path<String>,
     ApiQuery(p): ApiQuery<IncomeParams>,
 ) -> ApiResult<Json<IncomeOut>> {
-    let scope = scope(&id, p.currency.as_deref(), p.method.as_deref())?;
+    let scope = scope(
+        &id,
+        p.currency.as_deref(),
+        p.method.as_deref(),
+        p.portfolios.as_deref(),
+    )?;
     let granularity = parse_granularity(p.group.as_deref())?;
     let period = PeriodParams {
         period: p.period,
@@ -1103,6 +1198,7 @@ pub async fn income(
         to: p.to,
         currency: None,
         method: None,
+        portfolios: None,
     }
     .optional_spec()?;
     let answer = pa::income(&state.ctx, &user, scope, granularity, period).await?;

@@ -102,6 +102,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(analytics::holdings))
         .routes(routes!(analytics::summary))
+        .routes(routes!(analytics::holding_summary))
         .routes(routes!(analytics::performance))
         .routes(routes!(analytics::allocation))
         .routes(routes!(analytics::income))

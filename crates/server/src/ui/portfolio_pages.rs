@@ -674,7 +674,7 @@ async fn portfolio_view(
         bottom: Vec::new(),
         p: p.clone(),
     };
-    match overview(ctx, s.user(), scope).await? {
+    match overview(ctx, s.user(), scope.clone()).await? {
         Err(e) => {
             page.empty = false;
             page.note = Some(e);

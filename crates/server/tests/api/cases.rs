@@ -892,6 +892,7 @@ pub async fn openapi_documents_every_route(app: TestApp) {
         "DELETE /portfolios/{id}",
         "GET /portfolios/{id}/holdings",
         "GET /portfolios/{id}/summary",
+        "GET /portfolios/{id}/holdings/{symbol}/summary",
         "GET /portfolios/{id}/performance",
         "GET /portfolios/{id}/allocation",
         "GET /portfolios/{id}/income",
