@@ -263,6 +263,12 @@ test("CSV import shows every bad line first, then imports a good file", async ()
   assert.match(await page.textContent(".notice"), /Imported 2/);
   assert.equal(await page.locator("table.tx tbody tr").count(), 3);
   await shot("transactions");
+  // The same file again: the preview names the rows it would skip.
+  await page.fill('textarea[name="csv"]', good.replace(",,,,USD,Q2", ",17,0.25,,USD,Q2"));
+  await page.click('button:text("Preview import")');
+  await page.waitForSelector(".import-preview .duplicates");
+  assert.match(await page.textContent(".import-preview"), /2 row\(s\) already in the portfolio will be skipped.*line 2/s);
+  assert.match(await page.textContent(".import-preview"), /Nothing new to import/);
   await page.goto(`${base}/portfolios/${pid}`);
   await page.waitForSelector("table.holdings");
   assert.match(await page.textContent("table.holdings"), /AAPL/);

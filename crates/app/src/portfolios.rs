@@ -153,11 +153,15 @@ pub async fn delete_portfolio(ctx: &AppContext, actor: &User, id: PortfolioId) -
 /// The rule every ledger must satisfy after any change: it folds into holdings
 /// (no sell of more than is held at that moment, no split of nothing).
 fn ledger_is_consistent(ledger: &[RecordedTransaction]) -> Result<(), HoldingsError> {
-    fold_holdings(
-        ledger.iter().map(|r| &r.transaction),
-        &BTreeMap::<Symbol, Decimal>::new(),
-    )
-    .map(|_| ())
+    check_ledger(ledger.iter().map(|r| &r.transaction))
+}
+
+/// [`ledger_is_consistent`] over transactions in ledger order (for checks
+/// of a change that is not written, e.g. an import's dry run).
+pub(crate) fn check_ledger<'a>(
+    ledger: impl Iterator<Item = &'a Transaction>,
+) -> Result<(), HoldingsError> {
+    fold_holdings(ledger, &BTreeMap::<Symbol, Decimal>::new()).map(|_| ())
 }
 
 /// Applies a ledger change, then re-prepares the owner's analytics in the

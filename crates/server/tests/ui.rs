@@ -169,6 +169,9 @@ on_both_backends!(
     signing_out_ends_the_session,
     transaction_form_errors_are_shown_beside_the_field_and_the_form_is_kept,
     csv_import_previews_and_reports_bad_lines_before_writing,
+    the_import_preview_names_the_line_of_an_unknown_instrument_or_an_over_sale,
+    re_importing_a_file_reports_the_duplicates_it_skips,
+    the_import_form_reads_the_other_formats,
     the_stream_sends_new_bars_to_subscribers,
     a_reconnecting_stream_first_gets_the_current_quotes,
     holdings_drive_live_parts_movers_and_stale_banners,
@@ -577,6 +580,176 @@ async fn csv_import_previews_and_reports_bad_lines_before_writing(app: TestApp) 
     )
     .await;
     assert_eq!(listed["total"], 1);
+}
+
+async fn transaction_total(app: &TestApp, pid: i64) -> u64 {
+    let listed = json(
+        app.get(&format!("/api/v1/portfolios/{pid}/transactions"))
+            .await,
+    )
+    .await;
+    listed["total"].as_u64().expect("total")
+}
+
+async fn the_import_preview_names_the_line_of_an_unknown_instrument_or_an_over_sale(app: TestApp) {
+    app.add_instrument("AAPL", "stock", "USD").await;
+    let pid = app.add_portfolio("Main").await;
+    let mut b = Browser::new(&app);
+    b.sign_in().await;
+    let csrf = b.csrf.clone();
+    let path = format!("/portfolios/{pid}/import");
+    let unknown = "date,type,symbol,quantity,price,fee,currency,note\n2024-01-03,buy,AAPL,10,187.25,1,USD,\n2024-01-04,buy,MSFT,2,370,1,USD,\n";
+    let r = b.post(&path, &[("_csrf", &csrf), ("csv", unknown)]).await;
+    assert_eq!(r.status(), 422);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("line 3: symbol: unknown instrument MSFT (line 3)"),
+        "{body}"
+    );
+    let oversold = "date,type,symbol,quantity,price,fee,currency,note\n2024-01-03,buy,AAPL,5,187.25,1,USD,\n2024-02-01,sell,AAPL,8,190,1,USD,\n";
+    let r = b.post(&path, &[("_csrf", &csrf), ("csv", oversold)]).await;
+    assert_eq!(r.status(), 422);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("line 3: quantity:"), "{body}");
+    assert!(body.contains("nothing was written"), "{body}");
+    // Confirming anyway writes nothing either.
+    let r = b
+        .post(
+            &path,
+            &[("_csrf", &csrf), ("csv", oversold), ("confirm", "1")],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(transaction_total(&app, pid).await, 0, "nothing was written");
+}
+
+async fn re_importing_a_file_reports_the_duplicates_it_skips(app: TestApp) {
+    app.add_instrument("AAPL", "stock", "USD").await;
+    let pid = app.add_portfolio("Main").await;
+    let mut b = Browser::new(&app);
+    b.sign_in().await;
+    let csrf = b.csrf.clone();
+    let path = format!("/portfolios/{pid}/import");
+    let file = "date,type,symbol,quantity,price,fee,currency,note,amount\n2024-01-03,buy,AAPL,10,187.25,1,USD,first,\n2024-01-05,deposit,,,,,USD,cash,500\n";
+    let r = b
+        .post(&path, &[("_csrf", &csrf), ("csv", file), ("confirm", "1")])
+        .await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap_or_default());
+    assert_eq!(transaction_total(&app, pid).await, 2);
+    // The same file again, with one new row.
+    let again = format!("{file}2024-02-01,sell,AAPL,4,190,1,USD,some,\n");
+    let r = b.post(&path, &[("_csrf", &csrf), ("csv", &again)]).await;
+    assert_eq!(r.status(), 200);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("2 row(s) already in the portfolio will be skipped"),
+        "{body}"
+    );
+    assert!(body.contains("line 2: identical to a buy"), "{body}");
+    assert!(body.contains("Import 1 transaction(s)"), "{body}");
+    let r = b
+        .post(
+            &path,
+            &[("_csrf", &csrf), ("csv", &again), ("confirm", "1")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let target = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        target.contains("n=1") && target.contains("dup=2"),
+        "{target}"
+    );
+    let page = b.text(&target).await;
+    assert!(
+        page.contains("Imported 1 transaction(s); skipped 2 already in the portfolio."),
+        "{page}"
+    );
+    assert_eq!(transaction_total(&app, pid).await, 3);
+    // Nothing new at all: the preview says so and offers no import.
+    let r = b.post(&path, &[("_csrf", &csrf), ("csv", &again)]).await;
+    let body = r.text().await.unwrap();
+    assert!(body.contains("Nothing new to import"), "{body}");
+    assert!(!body.contains("name=\"confirm\""), "{body}");
+}
+
+async fn the_import_form_reads_the_other_formats(app: TestApp) {
+    app.add_instrument("AAPL", "stock", "USD").await;
+    let pid = app.add_portfolio("Main").await;
+    let mut b = Browser::new(&app);
+    b.sign_in().await;
+    let csrf = b.csrf.clone();
+    let path = format!("/portfolios/{pid}/import");
+    let page = b.text(&format!("/portfolios/{pid}/transactions")).await;
+    for format in [
+        "ours",
+        "json",
+        "ghostfolio-json",
+        "ghostfolio-csv",
+        "pp-csv",
+        "wealthfolio-csv",
+        "generic",
+    ] {
+        assert!(
+            page.contains(&format!("<option value=\"{format}\"")),
+            "{format} offered"
+        );
+    }
+    // Ghostfolio's CSV, its dates and header names.
+    let ghostfolio = "Date,Code,DataSource,Currency,Price,Quantity,Action,Fee,Note\n16-01-2024,AAPL,YAHOO,USD,185.5,3,buy,1.00,from ghostfolio\n";
+    let form = [
+        ("_csrf", csrf.as_str()),
+        ("format", "ghostfolio-csv"),
+        ("csv", ghostfolio),
+    ];
+    let r = b.post(&path, &form).await;
+    assert_eq!(r.status(), 200);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("from ghostfolio"), "{body}");
+    assert!(
+        body.contains("name=\"format\" value=\"ghostfolio-csv\""),
+        "{body}"
+    );
+    let mut confirm = form.to_vec();
+    confirm.push(("confirm", "1"));
+    assert_eq!(b.post(&path, &confirm).await.status(), 303);
+    // A broker's CSV through a column mapping, with its own type words.
+    let broker = "Trade Date;Action;Ticker;Qty;Price\n01.02.2024;Kauf;AAPL;2;190,5\n";
+    let form = [
+        ("_csrf", csrf.as_str()),
+        ("format", "generic"),
+        ("csv", broker),
+        ("currency", "USD"),
+        (
+            "map",
+            "date=Trade Date,type=Action,symbol=Ticker,quantity=Qty,price=Price",
+        ),
+        ("types", "Kauf=buy"),
+        ("date_format", "%d.%m.%Y"),
+        ("decimal_comma", "1"),
+    ];
+    let r = b.post(&path, &form).await;
+    let status = r.status();
+    let body = r.text().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Import 1 transaction(s)"), "{body}");
+    let mut confirm = form.to_vec();
+    confirm.push(("confirm", "1"));
+    assert_eq!(b.post(&path, &confirm).await.status(), 303);
+    assert_eq!(transaction_total(&app, pid).await, 2);
+    // A generic CSV without its mapping is refused by field.
+    let r = b
+        .post(
+            &path,
+            &[("_csrf", &csrf), ("format", "generic"), ("csv", broker)],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("map: a generic CSV needs a column mapping")
+    );
 }
 
 async fn the_stream_sends_new_bars_to_subscribers(app: TestApp) {

@@ -9,7 +9,8 @@
 //! is all or nothing: any bad row, unknown instrument or ledger violation
 //! (selling more than is held) is reported by line and nothing is written.
 //! Rows identical to a transaction already in the portfolio are skipped and
-//! reported.
+//! reported. [`check_import`] is the same import without the write (a
+//! preview), so what it reports is exactly what the import would do.
 
 mod generic;
 mod ghostfolio;
@@ -22,7 +23,7 @@ pub use ours::{CSV_COLUMNS, parse_ours_csv};
 
 use crate::{
     AppContext, AppError, AppResult, FieldError,
-    portfolios::{get_portfolio, record_transactions},
+    portfolios::{check_ledger, get_portfolio, record_transactions},
     ports::{RecordedTransaction, User},
 };
 use jiff::{Timestamp, civil::Date, tz::TimeZone};
@@ -409,6 +410,11 @@ pub struct ImportReport {
     pub imported_count: usize,
     /// Rows skipped because an identical transaction is already in the portfolio.
     pub duplicates: Vec<SkippedRow>,
+    /// Only checked ([`check_import`]): nothing was written.
+    pub dry_run: bool,
+    /// The rows written (or, in a dry run, that would be), with their file lines.
+    #[serde(skip)]
+    pub rows: Vec<ImportedRow>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -433,6 +439,38 @@ pub async fn import_transactions(
     format: ImportFormat,
     bytes: &[u8],
     options: &ImportOptions,
+) -> AppResult<ImportReport> {
+    run_import(ctx, user, portfolio, format, bytes, options, Mode::Write).await
+}
+
+/// Everything [`import_transactions`] does but the write: the same parsing,
+/// unknown-instrument and ledger checks (errors naming the file line) and
+/// duplicate detection, reporting what the import would write.
+pub async fn check_import(
+    ctx: &AppContext,
+    user: &User,
+    portfolio: PortfolioId,
+    format: ImportFormat,
+    bytes: &[u8],
+    options: &ImportOptions,
+) -> AppResult<ImportReport> {
+    run_import(ctx, user, portfolio, format, bytes, options, Mode::DryRun).await
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Write,
+    DryRun,
+}
+
+async fn run_import(
+    ctx: &AppContext,
+    user: &User,
+    portfolio: PortfolioId,
+    format: ImportFormat,
+    bytes: &[u8],
+    options: &ImportOptions,
+    mode: Mode,
 ) -> AppResult<ImportReport> {
     get_portfolio(ctx, user, portfolio).await?;
     let rows = parse(format, bytes, options).map_err(AppError::Invalid)?;
@@ -467,8 +505,9 @@ pub async fn import_transactions(
         return Err(AppError::Invalid(unknown));
     }
     // Duplicates of what is already there.
+    let ledger = ctx.store.ledger(portfolio).await?;
     let mut existing: HashMap<String, usize> = HashMap::new();
-    for r in ctx.store.ledger(portfolio).await? {
+    for r in &ledger {
         *existing.entry(identity(&r.transaction)).or_default() += 1;
     }
     let mut fresh: Vec<ImportedRow> = Vec::with_capacity(rows.len());
@@ -493,24 +532,39 @@ pub async fn import_transactions(
         .iter()
         .map(|r| (r.line, r.transaction.clone()))
         .collect();
-    let imported = if fresh.is_empty() {
-        Vec::new()
-    } else {
-        record_transactions(
+    let imported = match mode {
+        _ if fresh.is_empty() => Vec::new(),
+        Mode::Write => record_transactions(
             ctx,
             user,
             portfolio,
-            fresh.into_iter().map(|r| r.transaction).collect(),
+            fresh.iter().map(|r| r.transaction.clone()).collect(),
         )
         .await
-        .map_err(|e| name_the_line(e, &lines))?
+        .map_err(|e| name_the_line(e, &lines))?,
+        Mode::DryRun => {
+            // The ledger as the store would order it after the insert: by
+            // time, new rows after existing ones of the same time, in file
+            // order (their ids would be the largest).
+            let mut after: Vec<&Transaction> = ledger
+                .iter()
+                .map(|r| &r.transaction)
+                .chain(fresh.iter().map(|r| &r.transaction))
+                .collect();
+            after.sort_by_key(|t| t.time);
+            check_ledger(after.into_iter())
+                .map_err(|e| name_the_line(AppError::Ledger(e), &lines))?;
+            Vec::new()
+        }
     };
     Ok(ImportReport {
         format,
         read,
-        imported_count: imported.len(),
+        imported_count: fresh.len(),
         imported,
         duplicates,
+        dry_run: mode == Mode::DryRun,
+        rows: fresh,
     })
 }
 

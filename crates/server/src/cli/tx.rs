@@ -178,8 +178,7 @@ pub async fn run(ctx: &AppContext, cmd: TxCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Our CSV, every bad line reported by its line in the file (the web UI's
-/// upload uses this too).
+/// Our CSV, every bad line reported by its line in the file.
 pub fn parse_csv(bytes: &[u8]) -> Result<Vec<Transaction>, Vec<FieldError>> {
     pricetrack_app::imports::parse_ours_csv(bytes)
 }

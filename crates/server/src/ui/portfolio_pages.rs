@@ -23,6 +23,7 @@ use pricetrack_app::{
         HoldingsView, PerformanceSeries, PortfolioAnalytics, PortfolioSummary, RealizedLot,
     },
     bars::{self, Quote},
+    imports::{self, GenericMapping, ImportFormat, ImportOptions},
     portfolio_analytics::{self, Scope},
     portfolios,
     ports::{PageRequest, Portfolio, PortfolioDraft, TransactionFilter, User},
@@ -1031,6 +1032,8 @@ struct TransactionsPage {
     types: Vec<&'static str>,
     message: Option<String>,
     import: Option<ImportPreview>,
+    import_form: ImportForm,
+    import_formats: [(&'static str, &'static str); 7],
 }
 
 #[derive(Default)]
@@ -1178,15 +1181,102 @@ pub struct TxQuery {
     offset: Option<u64>,
     msg: Option<String>,
     n: Option<u64>,
+    /// Duplicates an import skipped.
+    dup: Option<u64>,
 }
 
-/// The outcome of a CSV upload before anything is written.
-struct ImportPreview {
-    header: Vec<String>,
-    rows: Vec<Vec<String>>,
-    total_rows: usize,
-    errors: Vec<String>,
+/// The import form's values, kept when the page is shown again.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ImportForm {
+    #[serde(default)]
+    format: String,
+    /// Currency of rows that name none (formats without a currency column).
+    #[serde(default)]
+    currency: String,
+    /// Generic CSV: `field=Column,…`, type words, delimiter, date format,
+    /// decimal comma, sign convention (as the API's import parameters).
+    #[serde(default)]
+    map: String,
+    #[serde(default)]
+    types: String,
+    #[serde(default)]
+    delimiter: String,
+    #[serde(default)]
+    date_format: String,
+    #[serde(default)]
+    decimal_comma: String,
+    #[serde(default)]
+    sign: String,
+    /// The file's text (pasted, or carried from the preview to the confirmation).
+    #[serde(default)]
     csv: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+impl ImportForm {
+    fn blank(base: Currency) -> Self {
+        Self {
+            format: ImportFormat::Ours.as_str().to_owned(),
+            currency: base.to_string(),
+            ..Self::default()
+        }
+    }
+
+    fn format(&self) -> AppResult<ImportFormat> {
+        if self.format.trim().is_empty() {
+            return Ok(ImportFormat::Ours);
+        }
+        self.format.parse()
+    }
+
+    fn options(&self, format: ImportFormat) -> AppResult<ImportOptions> {
+        let opt = |v: &str| (!v.trim().is_empty()).then(|| v.trim().to_owned());
+        let mapping = match (format, opt(&self.map)) {
+            (ImportFormat::Generic, Some(map)) => Some(GenericMapping::parse(
+                &map,
+                opt(&self.types).as_deref(),
+                opt(&self.delimiter).as_deref(),
+                opt(&self.date_format).as_deref(),
+                self.decimal_comma == "1",
+                opt(&self.sign).as_deref(),
+            )?),
+            _ => None,
+        };
+        let default_currency = opt(&self.currency)
+            .map(|c| {
+                Currency::parse(&c.to_uppercase())
+                    .map_err(|e| AppError::invalid_field("currency", e.to_string()))
+            })
+            .transpose()?;
+        Ok(ImportOptions {
+            mapping,
+            default_currency,
+        })
+    }
+}
+
+/// The import formats offered, with their labels.
+const IMPORT_FORMATS: [(&str, &str); 7] = [
+    ("ours", "Pricetrack CSV"),
+    ("json", "Pricetrack JSON export"),
+    ("ghostfolio-json", "Ghostfolio export (JSON)"),
+    ("ghostfolio-csv", "Ghostfolio CSV"),
+    ("pp-csv", "Portfolio Performance CSV"),
+    ("wealthfolio-csv", "Wealthfolio CSV"),
+    ("generic", "Other broker CSV (column mapping)"),
+];
+
+/// What an import would do, checked by the app's dry run before anything
+/// is written.
+struct ImportPreview {
+    format: &'static str,
+    read: usize,
+    to_import: usize,
+    /// The first rows to be written, with their file lines.
+    rows: Vec<(u64, TxRow)>,
+    duplicates: Vec<String>,
+    errors: Vec<String>,
 }
 
 const TX_PAGE: u32 = 50;
@@ -1231,11 +1321,15 @@ async fn transactions_page(
     id: i64,
     q: TxQuery,
     form: Option<TxForm>,
-    import: Option<ImportPreview>,
+    import: Option<(ImportPreview, ImportForm)>,
     status: StatusCode,
 ) -> UiResult<Response> {
     let ctx = &state.ctx;
     let p = portfolios::get_portfolio(ctx, s.user(), PortfolioId(id)).await?;
+    let (import, import_form) = match import {
+        Some((preview, form)) => (Some(preview), form),
+        None => (None, ImportForm::blank(p.base_currency)),
+    };
     let settings = user_settings(state, s).await?;
     let parse_date = |v: &Option<String>| {
         v.as_deref()
@@ -1281,7 +1375,13 @@ async fn transactions_page(
         Some("added") => Some("Transaction recorded.".to_owned()),
         Some("saved") => Some("Transaction saved.".to_owned()),
         Some("deleted") => Some("Transaction deleted.".to_owned()),
-        Some("imported") => Some(format!("Imported {} transaction(s).", q.n.unwrap_or(0))),
+        Some("imported") => Some(match q.dup.unwrap_or(0) {
+            0 => format!("Imported {} transaction(s).", q.n.unwrap_or(0)),
+            d => format!(
+                "Imported {} transaction(s); skipped {d} already in the portfolio.",
+                q.n.unwrap_or(0)
+            ),
+        }),
         _ => None,
     };
     let prev_link = (offset > 0).then(|| link(offset.saturating_sub(u64::from(TX_PAGE))));
@@ -1307,6 +1407,8 @@ async fn transactions_page(
         types: TransactionType::ALL.iter().map(|t| t.as_str()).collect(),
         message,
         import,
+        import_form,
+        import_formats: IMPORT_FORMATS,
         p,
     });
     *r.status_mut() = status;
@@ -1462,137 +1564,166 @@ pub async fn delete_transaction(
     }
 }
 
-// ---------------------------------------------------------------- CSV import
+// ---------------------------------------------------------------- import
 
-/// Parses an upload (multipart file or textarea, or the confirm form) and either
-/// shows a preview with every bad line, or — when confirmed and valid — records
-/// all rows at once.
+/// Reads an upload (multipart file or textarea, or the confirm form) and runs
+/// the app's import: as a dry run for the preview (every bad line, unknown
+/// instrument, over-sale and duplicate reported, nothing written), for real
+/// once confirmed. Both are the same code path as the API and the CLI.
 pub async fn import(
     State(state): State<AppState>,
     s: Session,
     Path(id): Path<i64>,
     request: Request,
 ) -> UiResult<Response> {
+    let form = read_import_form(&state, request).await?;
+    let ctx = &state.ctx;
+    let portfolio = PortfolioId(id);
+    let confirm = form.confirm == "1";
+    let format = form.format();
+    let format_str = format.as_ref().map_or("ours", |f| f.as_str());
+    let outcome = match format.and_then(|f| Ok((f, form.options(f)?))) {
+        Ok((format, options)) => {
+            let bytes = form.csv.as_bytes();
+            if confirm {
+                imports::import_transactions(ctx, s.user(), portfolio, format, bytes, &options)
+                    .await
+            } else {
+                imports::check_import(ctx, s.user(), portfolio, format, bytes, &options).await
+            }
+        }
+        Err(e) => Err(e),
+    };
+    let (preview, status) = match outcome {
+        Ok(report) if confirm => {
+            return Ok(Redirect::to(&format!(
+                "/portfolios/{id}/transactions?msg=imported&n={}&dup={}",
+                report.imported_count,
+                report.duplicates.len()
+            ))
+            .into_response());
+        }
+        Ok(report) => (preview_of(format_str, &report), StatusCode::OK),
+        Err(AppError::Invalid(errors)) => (
+            failed_preview(format_str, errors.iter().map(ToString::to_string).collect()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Err(e @ AppError::Ledger(_)) => (
+            failed_preview(format_str, vec![e.to_string()]),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    transactions_page(
+        &state,
+        &s,
+        id,
+        TxQuery::default(),
+        None,
+        Some((
+            preview,
+            ImportForm {
+                confirm: String::new(),
+                ..form
+            },
+        )),
+        status,
+    )
+    .await
+}
+
+/// The import form from a multipart upload or the urlencoded confirm form.
+async fn read_import_form(state: &AppState, request: Request) -> UiResult<ImportForm> {
+    let bad = |m: String| UiError::new(StatusCode::BAD_REQUEST, m);
     let is_multipart = request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("multipart/form-data"));
-    let (mut csv, mut confirm) = (String::new(), false);
-    if is_multipart {
-        let mut mp = Multipart::from_request(request, &state)
+    let mut form = if is_multipart {
+        let mut form = ImportForm::default();
+        let mut file = None;
+        let mut mp = Multipart::from_request(request, state)
             .await
-            .map_err(|e| UiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
-        while let Some(field) = mp
-            .next_field()
-            .await
-            .map_err(|e| UiError::new(StatusCode::BAD_REQUEST, e.body_text()))?
-        {
+            .map_err(|e| bad(e.body_text()))?;
+        while let Some(field) = mp.next_field().await.map_err(|e| bad(e.body_text()))? {
             let name = field.name().unwrap_or("").to_owned();
-            let bytes = field
-                .bytes()
-                .await
-                .map_err(|e| UiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+            let bytes = field.bytes().await.map_err(|e| bad(e.body_text()))?;
+            if name == "file" {
+                if !bytes.is_empty() {
+                    file = Some(bytes);
+                }
+                continue;
+            }
+            let text = String::from_utf8_lossy(&bytes).into_owned();
             match name.as_str() {
-                "file" if !bytes.is_empty() => csv = String::from_utf8_lossy(&bytes).into_owned(),
-                "csv" if csv.is_empty() => csv = String::from_utf8_lossy(&bytes).into_owned(),
-                "confirm" => confirm = bytes.as_ref() == b"1",
+                "format" => form.format = text,
+                "currency" => form.currency = text,
+                "map" => form.map = text,
+                "types" => form.types = text,
+                "delimiter" => form.delimiter = text,
+                "date_format" => form.date_format = text,
+                "decimal_comma" => form.decimal_comma = text,
+                "sign" => form.sign = text,
+                "csv" => form.csv = text,
+                "confirm" => form.confirm = text,
                 _ => {}
             }
         }
+        if let Some(bytes) = file {
+            form.csv = String::from_utf8(bytes.to_vec()).map_err(|_| {
+                UiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "The file is not UTF-8 text; export it as UTF-8 and try again.",
+                )
+            })?;
+        }
+        form
     } else {
-        #[derive(Deserialize)]
-        struct ConfirmForm {
-            #[serde(default)]
-            csv: String,
-            #[serde(default)]
-            confirm: String,
-        }
-        let Form(f) = Form::<ConfirmForm>::from_request(request, &state)
+        let Form(form) = Form::<ImportForm>::from_request(request, state)
             .await
-            .map_err(|e| UiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
-        csv = f.csv;
-        confirm = f.confirm == "1";
-    }
-    let csv = csv.replace("\r\n", "\n");
-    let parsed = crate::cli::tx::parse_csv(csv.as_bytes());
-    let mut preview = preview_of(&csv);
-    match parsed {
-        Ok(txs) if confirm => {
-            let n = txs.len();
-            match portfolios::record_transactions(&state.ctx, s.user(), PortfolioId(id), txs).await
-            {
-                Ok(_) => Ok(Redirect::to(&format!(
-                    "/portfolios/{id}/transactions?msg=imported&n={n}"
-                ))
-                .into_response()),
-                Err(e @ (AppError::Ledger(_) | AppError::Invalid(_))) => {
-                    preview.errors.push(format!("Nothing was written: {e}"));
-                    transactions_page(
-                        &state,
-                        &s,
-                        id,
-                        TxQuery::default(),
-                        None,
-                        Some(preview),
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                    )
-                    .await
-                }
-                Err(e) => Err(e.into()),
-            }
-        }
-        Ok(_) => {
-            transactions_page(
-                &state,
-                &s,
-                id,
-                TxQuery::default(),
-                None,
-                Some(preview),
-                StatusCode::OK,
-            )
-            .await
-        }
-        Err(errors) => {
-            preview.errors = errors.iter().map(ToString::to_string).collect();
-            transactions_page(
-                &state,
-                &s,
-                id,
-                TxQuery::default(),
-                None,
-                Some(preview),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
+            .map_err(|e| bad(e.body_text()))?;
+        form
+    };
+    // Browsers send a textarea's line ends as CRLF; the preview carries the
+    // text back in one, so both passes read the same file.
+    form.csv = form.csv.replace("\r\n", "\n");
+    Ok(form)
+}
+
+fn preview_of(format: &'static str, report: &imports::ImportReport) -> ImportPreview {
+    ImportPreview {
+        format,
+        read: report.read,
+        to_import: report.imported_count,
+        rows: report
+            .rows
+            .iter()
+            .take(10)
+            .map(|r| {
+                let recorded = pricetrack_app::ports::RecordedTransaction {
+                    id: TransactionId(0),
+                    transaction: r.transaction.clone(),
+                };
+                (r.line, tx_row(&recorded))
+            })
+            .collect(),
+        duplicates: report
+            .duplicates
+            .iter()
+            .map(|d| format!("line {}: {}", d.line, d.reason))
+            .collect(),
+        errors: Vec::new(),
     }
 }
 
-fn preview_of(csv: &str) -> ImportPreview {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .has_headers(false)
-        .from_reader(csv.as_bytes());
-    let mut records = reader.records().filter_map(Result::ok);
-    let header = records
-        .next()
-        .map(|r| r.iter().map(str::to_owned).collect())
-        .unwrap_or_default();
-    let mut rows = Vec::new();
-    let mut total_rows = 0;
-    for r in records {
-        total_rows += 1;
-        if rows.len() < 10 {
-            rows.push(r.iter().map(str::to_owned).collect());
-        }
-    }
+fn failed_preview(format: &'static str, errors: Vec<String>) -> ImportPreview {
     ImportPreview {
-        header,
-        rows,
-        total_rows,
-        errors: Vec::new(),
-        csv: csv.to_owned(),
+        format,
+        read: 0,
+        to_import: 0,
+        rows: Vec::new(),
+        duplicates: Vec::new(),
+        errors,
     }
 }
