@@ -192,6 +192,14 @@ test("a portfolio is created and transactions added, refused, edited and deleted
   assert.match(await page.textContent("h1"), /Long term <b>core<\/b>/);
   await page.goto(`${base}/portfolios/${pid}/transactions`);
   const form = `form[action="/portfolios/${pid}/transactions#new"]`;
+  // Transfers take the fields of a trade; the symbol field suggests instruments.
+  await page.selectOption(`${form} select[name="type"]`, "transfer_in");
+  for (const field of ["symbol", "quantity", "price", "fee"]) {
+    assert.ok(await page.isVisible(`${form} input[name="${field}"]`), `${field} shown for a transfer`);
+  }
+  assert.ok(!(await page.isVisible(`${form} input[name="amount"]`)), "amount hidden for a transfer");
+  assert.equal(await page.getAttribute(`${form} input[name="symbol"]`, "list"), "tx-symbols");
+  assert.deepEqual(await page.$$eval("datalist#tx-symbols option", (os) => os.map((o) => o.value)).then((v) => v.includes("AAPL")), true);
   // A deposit, then a buy.
   await page.selectOption(`${form} select[name="type"]`, "deposit");
   await page.fill(`${form} input[name="date"]`, "2025-02-03");

@@ -545,6 +545,38 @@ async fn transaction_form_errors_are_shown_beside_the_field_and_the_form_is_kept
         )
         .await;
     assert_eq!(r.status(), 303, "fields of other types are ignored");
+    // The form suggests the instruments and shows a transfer's trade fields.
+    let page = b.text(&path).await;
+    assert!(
+        page.contains("<datalist id=\"tx-symbols\"><option value=\"AAPL\">AAPL name</option>"),
+        "{page}"
+    );
+    for field in ["Symbol", "Quantity", "Price", "Fee"] {
+        let label = page
+            .split("<label data-for=\"")
+            .find(|l| l.contains(&format!("\">{field} <input")))
+            .unwrap_or_else(|| panic!("{field} label"));
+        assert!(
+            label.contains("transfer_in") && label.contains("transfer_out"),
+            "{field}: {label}"
+        );
+    }
+    let r = b
+        .post(
+            &path,
+            &[
+                ("_csrf", &csrf),
+                ("type", "transfer_in"),
+                ("date", "2024-01-03"),
+                ("symbol", "AAPL"),
+                ("quantity", "2"),
+                ("price", "180"),
+                ("fee", "0"),
+                ("currency", "USD"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303, "a transfer is recorded from the form");
 }
 
 async fn csv_import_previews_and_reports_bad_lines_before_writing(app: TestApp) {

@@ -1034,6 +1034,8 @@ struct TransactionsPage {
     import: Option<ImportPreview>,
     import_form: ImportForm,
     import_formats: [(&'static str, &'static str); 7],
+    /// The instruments for the symbol field's suggestions: (symbol, name).
+    symbols: Vec<(String, String)>,
 }
 
 #[derive(Default)]
@@ -1409,6 +1411,7 @@ async fn transactions_page(
         import,
         import_form,
         import_formats: IMPORT_FORMATS,
+        symbols: symbol_choices(ctx).await?,
         p,
     });
     *r.status_mut() = status;
@@ -1468,6 +1471,16 @@ struct TxEditPage {
     tx: i64,
     form: TxForm,
     types: Vec<&'static str>,
+    symbols: Vec<(String, String)>,
+}
+
+/// Symbol suggestions for the transaction form: every instrument (bounded).
+async fn symbol_choices(ctx: &AppContext) -> AppResult<Vec<(String, String)>> {
+    Ok(views::all_instruments(ctx)
+        .await?
+        .into_iter()
+        .map(|i| (i.symbol.to_string(), i.name))
+        .collect())
 }
 
 async fn edit_page(
@@ -1503,6 +1516,7 @@ async fn edit_page(
         tx,
         form,
         types: TransactionType::ALL.iter().map(|t| t.as_str()).collect(),
+        symbols: symbol_choices(ctx).await?,
     });
     *r.status_mut() = status;
     Ok(r)
