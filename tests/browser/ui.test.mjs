@@ -167,6 +167,23 @@ test("bars ingested through the API draw as candles and as a line", async () => 
   await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.4);
   await page.waitForSelector(".tooltip");
   assert.match(await page.textContent(".tooltip"), /O .*H .*L .*C .*V /s);
+  // Keyboard: a focused chart steps through its points with the arrow keys.
+  await page.focus("#price-figure svg.chart");
+  await page.keyboard.press("End");
+  const newest = await page.textContent(".tooltip b");
+  await page.keyboard.press("ArrowLeft");
+  assert.notEqual(await page.textContent(".tooltip b"), newest, "one point back");
+  await page.keyboard.press("Escape");
+  assert.equal(await page.isVisible(".tooltip"), false);
+  // Touch: a tap on the chart shows the point under the finger.
+  const touch = await browser.newContext({ hasTouch: true, viewport: { width: 1280, height: 860 }, storageState: await context.storageState() });
+  const tablet = await touch.newPage();
+  await tablet.goto(base + "/instruments/AAPL");
+  const tbox = await (await tablet.$("#price-figure svg.chart")).boundingBox();
+  await tablet.touchscreen.tap(tbox.x + tbox.width * 0.3, tbox.y + tbox.height * 0.4);
+  await tablet.waitForSelector(".tooltip", { state: "visible" });
+  assert.match(await tablet.textContent(".tooltip"), /O .*C /s);
+  await touch.close();
   // Line mode and period switching without a reload.
   await page.evaluate(() => { window.__stay = true; });
   await page.click('a[data-param="mode"][data-value="line"]');

@@ -80,22 +80,24 @@
     svg._plot = { left: p[0], right: p[1], t0: p[2], t1: p[3], lo: p[4], hi: p[5], top: p[6], bottom: p[7] };
     return svg._series;
   }
-  function onMove(e) {
-    var svg = e.currentTarget;
+  // The point nearest to a time, by bisection (series are in time order).
+  function nearest(series, t) {
+    var lo = 0, hi = series.length - 1;
+    while (hi - lo > 1) {
+      var mid = (lo + hi) >> 1;
+      if (series[mid][0] < t) lo = mid; else hi = mid;
+    }
+    return Math.abs(series[lo][0] - t) <= Math.abs(series[hi][0] - t) ? lo : hi;
+  }
+  function showPoint(svg, index) {
     var series = parseSeries(svg);
     if (!series.length) return;
+    index = Math.max(0, Math.min(series.length - 1, index));
+    svg._index = index;
     var plot = svg._plot;
     var box = svg.getBoundingClientRect();
-    var vb = svg.viewBox.baseVal;
-    var scale = vb.width / box.width;
-    var x = (e.clientX - box.left) * scale;
-    var t = plot.t0 + (x - plot.left) / (plot.right - plot.left) * (plot.t1 - plot.t0);
-    var best = 0, bestD = Infinity;
-    for (var i = 0; i < series.length; i++) {
-      var d = Math.abs(series[i][0] - t);
-      if (d < bestD) { bestD = d; best = i; }
-    }
-    var row = series[best];
+    var scale = svg.viewBox.baseVal.width / (box.width || 1);
+    var row = series[index];
     var px = plot.left + (row[0] - plot.t0) / (plot.t1 - plot.t0) * (plot.right - plot.left);
     var closeV = row.length >= 6 ? row[4] : row[1];
     var py = plot.bottom - (closeV - plot.lo) / (plot.hi - plot.lo) * (plot.bottom - plot.top);
@@ -126,14 +128,52 @@
     tooltip.style.top = "8px";
     tooltip.hidden = false;
   }
-  function onLeave(e) {
-    e.currentTarget.classList.remove("hovering");
+  function hidePoint(svg) {
+    svg.classList.remove("hovering");
     if (tooltip) tooltip.hidden = true;
+  }
+  // Mouse, pen and touch alike (pointer events); a touch that drags along
+  // the chart follows the finger.
+  function onPointer(e) {
+    var svg = e.currentTarget;
+    var series = parseSeries(svg);
+    if (!series.length) return;
+    var plot = svg._plot;
+    var box = svg.getBoundingClientRect();
+    var x = (e.clientX - box.left) * (svg.viewBox.baseVal.width / (box.width || 1));
+    var t = plot.t0 + (x - plot.left) / (plot.right - plot.left) * (plot.t1 - plot.t0);
+    showPoint(svg, nearest(series, t));
+  }
+  function onLeave(e) {
+    if (e.pointerType === "touch" && e.type === "pointerleave") return;
+    hidePoint(e.currentTarget);
+  }
+  // Keyboard: a focused chart steps through its points with the arrow keys
+  // (Page Up/Down by tens, Home/End to the ends, Escape to hide).
+  function onKey(e) {
+    var svg = e.currentTarget;
+    var series = parseSeries(svg);
+    if (!series.length) return;
+    var i = svg._index === undefined ? series.length - 1 : svg._index;
+    var steps = { ArrowLeft: -1, ArrowRight: 1, ArrowDown: -1, ArrowUp: 1, PageDown: -10, PageUp: 10 };
+    if (e.key in steps) i += steps[e.key];
+    else if (e.key === "Home") i = 0;
+    else if (e.key === "End") i = series.length - 1;
+    else if (e.key === "Escape") { hidePoint(svg); return; }
+    else return;
+    e.preventDefault();
+    showPoint(svg, i);
   }
   function initCharts(root) {
     $$("svg.chart[data-series]", root).forEach(function (svg) {
-      svg.addEventListener("mousemove", onMove);
-      svg.addEventListener("mouseleave", onLeave);
+      svg.setAttribute("tabindex", "0");
+      svg.addEventListener("pointermove", onPointer);
+      svg.addEventListener("pointerdown", onPointer);
+      svg.addEventListener("pointerleave", onLeave);
+      svg.addEventListener("pointercancel", onLeave);
+      svg.addEventListener("keydown", onKey);
+      svg.addEventListener("focus", function () { showPoint(svg, svg._index === undefined ? parseSeries(svg).length - 1 : svg._index); });
+      svg.addEventListener("blur", function () { hidePoint(svg); });
     });
   }
   initCharts(document);

@@ -175,6 +175,8 @@ on_both_backends!(
     the_stream_sends_new_bars_to_subscribers,
     a_reconnecting_stream_first_gets_the_current_quotes,
     holdings_drive_live_parts_movers_and_stale_banners,
+    the_1d_value_charts_draw_intraday_points_and_every_chart_has_a_data_table,
+    the_52_week_range_falls_back_to_intraday_bars,
     watchlists_api_creates_reorders_and_deletes,
     the_instrument_page_shows_its_fetch_status_and_quarantined_records,
 );
@@ -945,6 +947,98 @@ async fn holdings_drive_live_parts_movers_and_stale_banners(app: TestApp) {
     let live = b.text("/dashboard/live").await;
     assert!(part(&live, "live-total").contains("$1,210.00"), "{live}");
     assert!(part(&live, "live-movers").contains("$121.00"), "{live}");
+}
+
+/// The points of a chart's hover series (`data-series`).
+fn series_points(svg: &str) -> Vec<Vec<f64>> {
+    let marker = "data-series=\"";
+    let start = svg.find(marker).expect("a series") + marker.len();
+    let raw = &svg[start..start + svg[start..].find('"').expect("end")];
+    raw.split(';')
+        .map(|p| p.split(',').map(|v| v.parse().expect("number")).collect())
+        .collect()
+}
+
+async fn the_1d_value_charts_draw_intraday_points_and_every_chart_has_a_data_table(app: TestApp) {
+    app.add_instrument("AAPL", "stock", "USD").await;
+    let r = app
+        .post_csv(
+            "/api/v1/instruments/AAPL/bars?interval=1d",
+            "time,open,high,low,close,volume\n2024-06-12,100,101,99,100,10\n2024-06-13,100,101,99,100,10\n",
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    // Friday's session in minutes (the fixed "now" is the Saturday after).
+    let minutes = "time,open,high,low,close,volume\n2024-06-14T13:30:00Z,100,101,99,101,5\n2024-06-14T13:31:00Z,101,103,100,102,5\n2024-06-14T13:32:00Z,102,104,101,104,5\n";
+    let r = app
+        .post_csv("/api/v1/instruments/AAPL/bars?interval=1m", minutes)
+        .await;
+    assert_eq!(r.status(), 200);
+    let pid = app.add_portfolio("Main").await;
+    let r = app
+        .post_json(
+            &format!("/api/v1/portfolios/{pid}/transactions"),
+            &json!({"type": "buy", "time": "2024-06-12", "symbol": "AAPL", "quantity": "10", "price": "100", "currency": "USD"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let mut b = Browser::new(&app);
+    b.sign_in().await;
+    for path in [
+        format!("/portfolios/{pid}/chart?period=1D"),
+        "/dashboard/chart?period=1D".to_owned(),
+    ] {
+        let svg = b.text(&path).await;
+        assert!(svg.contains("data-intraday=\"true\""), "{path}: {svg}");
+        let values: Vec<f64> = series_points(&svg).iter().map(|p| p[1]).collect();
+        assert_eq!(
+            values,
+            vec![1010.0, 1020.0, 1040.0],
+            "{path}: 10 shares at each minute's close"
+        );
+        assert!(
+            svg.contains("<details class=\"data-table\">"),
+            "{path}: a data table"
+        );
+        assert!(svg.contains("2024-06-14 13:32"), "{path}: rows by minute");
+    }
+    // A longer period is still drawn from daily values.
+    let svg = b.text(&format!("/portfolios/{pid}/chart?period=1M")).await;
+    assert!(svg.contains("data-intraday=\"false\""), "{svg}");
+    // The allocation charts have their tables too.
+    let page = b.text(&format!("/portfolios/{pid}")).await;
+    let allocation = part(&page, "live-allocation");
+    assert_eq!(
+        allocation.matches("<details class=\"data-table\">").count(),
+        2,
+        "{allocation}"
+    );
+    assert!(
+        allocation.contains("<td>AAPL</td><td class=\"num\">100.0%</td>"),
+        "{allocation}"
+    );
+    let dash = b.text("/").await;
+    assert!(part(&dash, "live-total").contains("$1,040.00"), "{dash}");
+    assert!(
+        dash.contains("<details class=\"data-table\">"),
+        "the dashboard chart's table"
+    );
+}
+
+async fn the_52_week_range_falls_back_to_intraday_bars(app: TestApp) {
+    app.add_instrument("ETH-USD", "crypto", "USD").await;
+    let hours = "time,open,high,low,close,volume\n2024-06-14T10:00:00Z,3500,3550,3480,3520,5\n2024-06-14T11:00:00Z,3520,3610,3510,3600,5\n";
+    let r = app
+        .post_csv("/api/v1/instruments/ETH-USD/bars?interval=1h", hours)
+        .await;
+    assert_eq!(r.status(), 200);
+    let mut b = Browser::new(&app);
+    b.sign_in().await;
+    let page = b.text("/instruments/ETH-USD").await;
+    assert!(
+        page.contains("<dt>52-week range</dt><dd class=\"num\">$3,480.00 – $3,610.00</dd>"),
+        "{page}"
+    );
 }
 
 async fn watchlists_api_creates_reorders_and_deletes(app: TestApp) {

@@ -1,8 +1,9 @@
 //! Server-rendered SVG charts. Pure: series in, markup out, no I/O.
 //!
-//! Series are downsampled to the pixels they occupy before drawing: candles are
-//! aggregated per pixel column (first open, highest high, lowest low, last close,
-//! summed volume); lines use largest-triangle-three-buckets. A ten-year history of
+//! Series are downsampled to the pixels they occupy before drawing: candles and
+//! volume are aggregated per pixel column (first open, highest high, lowest
+//! low, last close, summed volume); lines go through the raw closes picked by
+//! largest-triangle-three-buckets. A ten-year history of
 //! five-minute bars therefore draws as fast as a month. The x axis is time; where
 //! consecutive points are much further apart than the series' usual spacing (a
 //! closed market) the line and candles leave a gap instead of bridging it.
@@ -462,12 +463,32 @@ pub fn price_chart(bars: &[Candle], spec: &ChartSpec<'_>) -> (String, Vec<Candle
         Mode::Candles => ((right - left) / 3.0) as usize,
         Mode::Line => (right - left) as usize,
     };
-    let shown = ohlc_per_column(bars, t0, t1, columns.max(2));
-    let lo = shown.iter().map(|b| b.low).fold(f64::INFINITY, f64::min);
-    let hi = shown
-        .iter()
-        .map(|b| b.high)
-        .fold(f64::NEG_INFINITY, f64::max);
+    // Volume (and candles) per pixel column; a line goes through the raw
+    // closes picked by LTTB, so a spike inside a column is not lost.
+    let aggregated = ohlc_per_column(bars, t0, t1, columns.max(2));
+    let (shown, lo, hi) = match spec.mode {
+        Mode::Candles => {
+            let lo = aggregated
+                .iter()
+                .map(|b| b.low)
+                .fold(f64::INFINITY, f64::min);
+            let hi = aggregated
+                .iter()
+                .map(|b| b.high)
+                .fold(f64::NEG_INFINITY, f64::max);
+            (aggregated.clone(), lo, hi)
+        }
+        Mode::Line => {
+            let closes: Vec<Point> = bars.iter().map(|b| Point { t: b.t, v: b.close }).collect();
+            let picked = lttb(&closes, columns.max(3));
+            let lo = bars.iter().map(|b| b.close).fold(f64::INFINITY, f64::min);
+            let hi = bars
+                .iter()
+                .map(|b| b.close)
+                .fold(f64::NEG_INFINITY, f64::max);
+            (bars_at(bars, &picked), lo, hi)
+        }
+    };
     let ticks = nice_ticks(lo, hi, 5);
     let f = Frame {
         height,
@@ -506,7 +527,7 @@ pub fn price_chart(bars: &[Candle], spec: &ChartSpec<'_>) -> (String, Vec<Candle
     open_svg(&mut out, spec, &desc, &data, &f);
     axes(&mut out, &f, &ticks, spec.currency, spec.intraday);
     // Column width in time: the aggregation bucket or the bar interval.
-    let col_t = if shown.len() < bars.len() {
+    let col_t = if aggregated.len() < bars.len() {
         ((t1 - t0) as f64 / columns.max(1) as f64) as i64
     } else {
         step
@@ -515,11 +536,11 @@ pub fn price_chart(bars: &[Candle], spec: &ChartSpec<'_>) -> (String, Vec<Candle
     let col_px = (f.x(t0 + col_t) - f.x(t0)).max(1.0);
     let gap = (step * 4).max(col_t * 2);
     if spec.volume {
-        let vmax = shown.iter().map(|b| b.volume).fold(0.0, f64::max);
+        let vmax = aggregated.iter().map(|b| b.volume).fold(0.0, f64::max);
         if vmax > 0.0 {
             let base = height - 24.0;
             let (mut up, mut down) = (String::new(), String::new());
-            for b in &shown {
+            for b in &aggregated {
                 let h = (b.volume / vmax * (volume_h - 4.0)).max(0.0);
                 if h <= 0.0 {
                     continue;
@@ -576,6 +597,18 @@ pub fn price_chart(bars: &[Candle], spec: &ChartSpec<'_>) -> (String, Vec<Candle
     hover_layer(&mut out, &f);
     out.push_str("</svg>");
     (out, shown)
+}
+
+/// The bars whose times LTTB picked (both in time order).
+fn bars_at(bars: &[Candle], picked: &[Point]) -> Vec<Candle> {
+    let mut out = Vec::with_capacity(picked.len());
+    let mut rest = bars.iter();
+    for p in picked {
+        if let Some(b) = rest.by_ref().find(|b| b.t == p.t) {
+            out.push(*b);
+        }
+    }
+    out
 }
 
 /// An SVG path through the points, broken (new `M`) across gaps wider than `gap` seconds.
@@ -812,6 +845,37 @@ mod tests {
         assert!(shown.len() <= 800 / 3, "{}", shown.len());
         assert!(svg.len() < 120_000, "{}", svg.len());
         assert!(svg.contains("<title"));
+    }
+
+    #[test]
+    fn line_mode_downsamples_the_raw_closes_keeping_a_spike_inside_a_column() {
+        // 20,000 bars on ~750 px: each column holds many bars, and the spike is
+        // not the last of its column (what per-column OHLC would keep).
+        let mut bars: Vec<Candle> = (0..20_000).map(|i| candle(i * 60, 100.0)).collect();
+        bars[10_001].close = 150.0;
+        let spec = ChartSpec {
+            id: "c",
+            width: 820,
+            height: 300,
+            title: "t",
+            currency: "USD",
+            mode: Mode::Line,
+            volume: true,
+            intraday: true,
+        };
+        let (svg, shown) = price_chart(&bars, &spec);
+        assert!(shown.len() <= 820, "{}", shown.len());
+        assert!(shown.iter().any(|b| b.close == 150.0), "the spike is drawn");
+        assert!(
+            shown.iter().all(|b| bars.contains(b)),
+            "the line's points are raw bars"
+        );
+        assert!(svg.contains(",150,"), "and it is in the hover series");
+        let total: f64 = ohlc_per_column(&bars, 0, 20_000 * 60, 756)
+            .iter()
+            .map(|b| b.volume)
+            .sum();
+        assert_eq!(total, 200_000.0, "volume still sums per column");
     }
 
     #[test]

@@ -122,6 +122,7 @@ async fn dashboard_series(
             totals.previous = f.total_value - f.day_change;
             totals.series = f.series.into_iter().map(|(t, v, _)| (t, v)).collect();
             totals.held = f.held;
+            totals.intraday = f.intraday;
         }
         Err(e) => note = Some(e),
     }
@@ -135,6 +136,8 @@ struct DashboardTotals {
     previous: f64,
     series: std::collections::BTreeMap<i64, f64>,
     held: Vec<HeldQuote>,
+    /// The series is of intraday points (1D).
+    intraday: bool,
 }
 
 const DASHBOARD_CHART_WIDTH: u32 = 760;
@@ -150,7 +153,8 @@ fn dashboard_chart_svg(
         .iter()
         .map(|(t, v)| chart::Point { t: *t, v: *v })
         .collect();
-    chart::line_chart(
+    let table = views::DataTable::of_lines(&[("Total value", &points)], currency, totals.intraday);
+    let svg = chart::line_chart(
         &[("primary", "Total value", points)],
         &chart::ChartSpec {
             id: "dash-chart",
@@ -160,9 +164,10 @@ fn dashboard_chart_svg(
             currency,
             mode: chart::Mode::Line,
             volume: false,
-            intraday: false,
+            intraday: totals.intraday,
         },
-    )
+    );
+    svg + &table.html()
 }
 
 /// Everything the dashboard shows, for the page and its live parts.
@@ -298,7 +303,7 @@ pub async fn dashboard(
 /// The dashboard's live parts alone (see [`DashboardLive`]).
 pub async fn dashboard_live(State(state): State<AppState>, s: Session) -> UiResult<Response> {
     let settings = user_settings(&state, &s).await?;
-    let d = dashboard_data(&state, &s, &settings, PeriodChoice::parse("1D")).await?;
+    let d = dashboard_data(&state, &s, &settings, PeriodChoice::parse("1M")).await?;
     Ok(render(&DashboardLive {
         has_portfolios: d.totals.is_some(),
         total: d.headline.total,
@@ -996,32 +1001,13 @@ async fn instrument_page(
         }),
         Err(_) => "—".to_owned(),
     };
-    let year = ctx
-        .store
-        .bars(
-            &i.symbol,
-            Interval::D1,
-            BarRange {
-                from: Some(ctx.clock.now() - SignedDuration::from_hours(24 * 365)),
-                to: None,
-                limit: Some(400),
-            },
-        )
-        .await
-        .map_err(AppError::from)?;
-    let range_52w = if year.is_empty() {
-        "—".to_owned()
-    } else {
-        let lo = year.iter().map(|b| b.low).fold(f64::INFINITY, f64::min);
-        let hi = year
-            .iter()
-            .map(|b| b.high)
-            .fold(f64::NEG_INFINITY, f64::max);
-        format!(
+    let range_52w = match views::range_52w(ctx, &i.symbol).await? {
+        Some((lo, hi)) => format!(
             "{} – {}",
             format::format_price(lo, i.currency.as_str()),
             format::format_price(hi, i.currency.as_str())
-        )
+        ),
+        None => "—".to_owned(),
     };
     let (controls, chart) = chart_for(state, &i, &q).await?;
     let lists = watchlists::list(ctx, s.user()).await?;

@@ -26,7 +26,7 @@ use pricetrack_app::{
     imports::{self, GenericMapping, ImportFormat, ImportOptions},
     portfolio_analytics::{self, Scope},
     portfolios,
-    ports::{PageRequest, Portfolio, PortfolioDraft, TransactionFilter, User},
+    ports::{BarRange, PageRequest, Portfolio, PortfolioDraft, TransactionFilter, User},
 };
 use pricetrack_domain::{
     Currency, PortfolioId, Symbol, TransactionId, TransactionType,
@@ -109,6 +109,8 @@ pub struct Figures {
     /// The open positions with their latest quotes (already read for today's
     /// change), for top movers and data banners.
     pub held: Vec<HeldQuote>,
+    /// The series is of intraday points (1D with intraday prices), not days.
+    pub intraday: bool,
 }
 
 /// An open position's instrument and its latest quote, if it has one.
@@ -273,7 +275,114 @@ fn figures_of(
         day_change,
         series,
         held: held_quotes(o, quotes),
+        intraday: false,
     }
+}
+
+/// Figures for `period`; the 1D series is drawn from intraday prices where
+/// the holdings have them.
+async fn figures_for(
+    ctx: &AppContext,
+    o: &Overview,
+    quotes: &HashMap<Symbol, Quote>,
+    period: PeriodChoice,
+    base: Currency,
+) -> Figures {
+    let mut fg = figures_of(o, quotes, period, base);
+    if period.0 == PeriodPreset::OneDay
+        && let Some(series) = intraday_series(ctx, o, quotes, base, fg.total_value).await
+    {
+        fg.series = series;
+        fg.intraday = true;
+    }
+    fg
+}
+
+/// One holding through the day: quantity, its price before its first bar, its
+/// bars as (time, close).
+type IntradayLine = (f64, f64, Vec<(i64, f64)>);
+
+/// The value through the latest trading day from the holdings' intraday bars:
+/// each holding at its last price at each time (its previous close before its
+/// first bar of the day), everything else (cash) as now. `None` when no
+/// holding has intraday prices that day, or some quote in another currency
+/// than `base` (that would need intraday FX rates).
+async fn intraday_series(
+    ctx: &AppContext,
+    o: &Overview,
+    quotes: &HashMap<Symbol, Quote>,
+    base: Currency,
+    total_value: f64,
+) -> Option<Vec<(i64, f64, f64)>> {
+    if o.positions.iter().any(|(_, _, c)| *c != base) {
+        return None;
+    }
+    let day = quotes
+        .values()
+        .filter(|q| !q.interval.is_date_keyed())
+        .map(|q| q.time.to_zoned(TimeZone::UTC).date())
+        .max()?;
+    let day_start = pricetrack_domain::date_key(day);
+    let mut held_now = 0.0;
+    let mut lines: Vec<IntradayLine> = Vec::new();
+    for (symbol, quantity, _) in &o.positions {
+        let q = quotes.get(symbol)?;
+        let qty = f(*quantity);
+        held_now += qty * q.price;
+        let bars = if q.interval.is_date_keyed() {
+            Vec::new()
+        } else {
+            ctx.store
+                .bars(
+                    symbol,
+                    q.interval,
+                    BarRange {
+                        from: Some(day_start),
+                        to: None,
+                        limit: Some(5_000),
+                    },
+                )
+                .await
+                .ok()?
+                .into_iter()
+                .map(|b| (b.time.as_second(), b.close))
+                .collect()
+        };
+        let before = match bars.first() {
+            Some(_) => q.previous_close.unwrap_or(bars[0].1),
+            None => q.price,
+        };
+        lines.push((qty, before, bars));
+    }
+    let mut times: Vec<i64> = lines
+        .iter()
+        .flat_map(|(_, _, bars)| bars.iter().map(|(t, _)| *t))
+        .collect();
+    times.sort_unstable();
+    times.dedup();
+    if times.len() < 2 {
+        return None;
+    }
+    let rest = total_value - held_now;
+    let invested = o.max.points.last().map_or(0.0, |p| f(p.total_investment));
+    let mut cursors = vec![0usize; lines.len()];
+    let mut out = Vec::with_capacity(times.len());
+    for t in times {
+        let mut value = rest;
+        for ((qty, before, bars), cursor) in lines.iter().zip(cursors.iter_mut()) {
+            while *cursor < bars.len() && bars[*cursor].0 <= t {
+                *cursor += 1;
+            }
+            let price = if *cursor == 0 {
+                *before
+            } else {
+                bars[*cursor - 1].1
+            };
+            value += qty * price;
+        }
+        out.push((t, value, invested));
+    }
+    Some(out)
 }
 
 /// Figures of `scope` in its base currency, or the reason they cannot be computed.
@@ -292,7 +401,7 @@ pub async fn portfolio_figures(
         return Ok(Ok(Figures::default()));
     }
     let quotes = position_quotes(ctx, &o).await;
-    Ok(Ok(figures_of(&o, &quotes, period, base)))
+    Ok(Ok(figures_for(ctx, &o, &quotes, period, base).await))
 }
 
 // ---------------------------------------------------------------- list
@@ -496,7 +605,14 @@ pub struct PortfolioQuery {
     width: Option<u32>,
 }
 
-fn allocation_svg(id: &str, title: &str, slices: &[(String, f64, f64)], currency: &str) -> String {
+/// A bar per slice, with its data table; `key` names the slices' column.
+fn allocation_svg(
+    id: &str,
+    title: &str,
+    key: &str,
+    slices: &[(String, f64, f64)],
+    currency: &str,
+) -> String {
     use std::fmt::Write as _;
     if slices.is_empty() {
         return String::new();
@@ -524,7 +640,21 @@ fn allocation_svg(id: &str, title: &str, slices: &[(String, f64, f64)], currency
         );
     }
     out.push_str("</svg>");
-    out
+    let table = views::DataTable {
+        summary: format!("{title}: data table"),
+        head: vec![key.to_owned(), "Weight".to_owned(), "Value".to_owned()],
+        rows: slices
+            .iter()
+            .map(|(key, value, weight)| {
+                vec![
+                    key.clone(),
+                    format!("{}%", format::group(weight * 100.0, 1)),
+                    format::money_f(*value, currency),
+                ]
+            })
+            .collect(),
+    };
+    out + &table.html()
 }
 
 const VALUE_CHART_WIDTH: u32 = 760;
@@ -534,6 +664,7 @@ fn value_chart(
     currency: &str,
     period: PeriodChoice,
     width: u32,
+    intraday: bool,
 ) -> String {
     let value: Vec<chart::Point> = series
         .iter()
@@ -543,7 +674,12 @@ fn value_chart(
         .iter()
         .map(|(t, _, i)| chart::Point { t: *t, v: *i })
         .collect();
-    chart::line_chart(
+    let table = views::DataTable::of_lines(
+        &[("Value", &value), ("Invested", &invested)],
+        currency,
+        intraday,
+    );
+    let svg = chart::line_chart(
         &[
             ("primary", "Value", value),
             ("secondary", "Invested", invested),
@@ -556,9 +692,10 @@ fn value_chart(
             currency,
             mode: chart::Mode::Line,
             volume: false,
-            intraday: false,
+            intraday,
         },
-    )
+    );
+    svg + &table.html()
 }
 
 pub async fn portfolio_chart(
@@ -577,6 +714,7 @@ pub async fn portfolio_chart(
             p.base_currency.as_str(),
             period,
             chart::fitted_width(q.width, VALUE_CHART_WIDTH),
+            fg.intraday,
         ),
         Err(_) => String::new(),
     };
@@ -711,7 +849,10 @@ async fn portfolio_view(
                 )
                 .await;
                 match details {
-                    Ok(d) => fill_analytics(&mut page, &o, &d.value, &quotes, &cur, period),
+                    Ok(d) => {
+                        let fg = figures_for(ctx, &o, &quotes, period, p.base_currency).await;
+                        fill_analytics(&mut page, &o, &d.value, &quotes, fg, &cur, period);
+                    }
                     Err(AppError::Analytics(e)) => page.note = Some(e.to_string()),
                     Err(e) => return Err(e.into()),
                 }
@@ -749,10 +890,10 @@ fn fill_analytics(
     o: &Overview,
     d: &Details,
     quotes: &HashMap<Symbol, Quote>,
+    fg: Figures,
     cur: &str,
     period: PeriodChoice,
 ) {
-    let fg = figures_of(o, quotes, period, page.p.base_currency);
     let max = &o.max;
     let summary = &d.summary;
     let previous = fg.total_value - fg.day_change;
@@ -810,7 +951,7 @@ fn fill_analytics(
             help: "The yearly rate that makes your cash flows worth today's value.",
         },
     ];
-    page.chart = value_chart(&fg.series, cur, period, VALUE_CHART_WIDTH);
+    page.chart = value_chart(&fg.series, cur, period, VALUE_CHART_WIDTH, fg.intraday);
 
     let holdings = &d.holdings;
     page.holdings = holdings
@@ -891,12 +1032,14 @@ fn fill_analytics(
     page.allocation = allocation_svg(
         "alloc-instrument",
         "Allocation by instrument",
+        "Instrument",
         &weigh(by_symbol),
         cur,
     );
     page.allocation_kind = allocation_svg(
         "alloc-kind",
         "Allocation by kind",
+        "Kind",
         &weigh(by_kind.into_iter().map(|(k, v)| (k, v, 0.0)).collect()),
         cur,
     );

@@ -121,6 +121,47 @@ pub async fn quote_row(ctx: &AppContext, i: &Instrument) -> AppResult<QuoteRow> 
     Ok(row)
 }
 
+/// The lowest low and highest high of the past 52 weeks: from daily bars, or
+/// where an instrument has none, from its coarsest intraday series (its
+/// newest 20,000 bars at most, so a year of minute bars is cut short rather
+/// than read whole).
+pub async fn range_52w(ctx: &AppContext, symbol: &Symbol) -> AppResult<Option<(f64, f64)>> {
+    let since = ctx.clock.now() - jiff::SignedDuration::from_hours(24 * 365);
+    let daily = ctx
+        .store
+        .bars(
+            symbol,
+            Interval::D1,
+            BarRange {
+                from: Some(since),
+                to: None,
+                limit: Some(400),
+            },
+        )
+        .await?;
+    if let Some(range) = range_of(&daily) {
+        return Ok(Some(range));
+    }
+    for interval in [Interval::H1, Interval::M15, Interval::M5, Interval::M1] {
+        let bars = ctx
+            .store
+            .bars(
+                symbol,
+                interval,
+                BarRange {
+                    limit: Some(20_000),
+                    ..BarRange::default()
+                },
+            )
+            .await?;
+        let within: Vec<Bar> = bars.into_iter().filter(|b| b.time >= since).collect();
+        if let Some(range) = range_of(&within) {
+            return Ok(Some(range));
+        }
+    }
+    Ok(None)
+}
+
 fn range_of(bars: &[Bar]) -> Option<(f64, f64)> {
     if bars.is_empty() {
         return None;
@@ -252,6 +293,68 @@ pub fn top_movers(candidates: impl IntoIterator<Item = Mover>, limit: usize) -> 
     movers.sort_by(|a, b| b.change_pct.abs().total_cmp(&a.change_pct.abs()));
     movers.truncate(limit);
     movers
+}
+
+/// The accessible alternative of a chart: a table in a disclosure (the first
+/// column is the label, the others numbers).
+#[derive(askama::Template, Default)]
+#[template(path = "data_table.html")]
+pub struct DataTable {
+    pub summary: String,
+    pub head: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+/// How many points a line chart's data table lists (the newest).
+pub const TABLE_POINTS: usize = 60;
+
+impl DataTable {
+    /// The newest points of line series sharing their times (the first
+    /// series' times; the others' values at those times).
+    pub fn of_lines(series: &[(&str, &[chart::Point])], currency: &str, intraday: bool) -> Self {
+        let Some((_, first)) = series.first() else {
+            return Self::default();
+        };
+        let rows: Vec<Vec<String>> = first
+            .iter()
+            .rev()
+            .take(TABLE_POINTS)
+            .map(|p| {
+                let mut row = vec![chart::time_text(p.t, intraday)];
+                for (i, (_, points)) in series.iter().enumerate() {
+                    let v = if i == 0 {
+                        Some(p.v)
+                    } else {
+                        points
+                            .binary_search_by_key(&p.t, |q| q.t)
+                            .ok()
+                            .map(|j| points[j].v)
+                    };
+                    row.push(v.map_or("—".to_owned(), |v| format::money_f(v, currency)));
+                }
+                row
+            })
+            .collect();
+        let mut head = vec!["Date".to_owned()];
+        head.extend(series.iter().map(|(label, _)| (*label).to_owned()));
+        Self {
+            summary: format!("Data table (latest {} points)", rows.len()),
+            head,
+            rows,
+        }
+    }
+
+    /// The markup, or nothing when there is nothing to list.
+    pub fn html(&self) -> String {
+        use askama::Template as _;
+        if self.rows.is_empty() {
+            return String::new();
+        }
+        self.render().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "data table rendering failed");
+            String::new()
+        })
+    }
 }
 
 pub fn today(ctx: &AppContext) -> Date {
