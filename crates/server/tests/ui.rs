@@ -177,6 +177,9 @@ on_both_backends!(
     holdings_drive_live_parts_movers_and_stale_banners,
     the_1d_value_charts_draw_intraday_points_and_every_chart_has_a_data_table,
     the_52_week_range_falls_back_to_intraday_bars,
+    removing_an_instrument_in_use_is_refused_with_the_count,
+    a_hand_priced_item_takes_prices_from_its_form,
+    a_revoked_token_stops_working,
     watchlists_api_creates_reorders_and_deletes,
     the_instrument_page_shows_its_fetch_status_and_quarantined_records,
 );
@@ -1039,6 +1042,165 @@ async fn the_52_week_range_falls_back_to_intraday_bars(app: TestApp) {
         page.contains("<dt>52-week range</dt><dd class=\"num\">$3,480.00 – $3,610.00</dd>"),
         "{page}"
     );
+}
+
+async fn removing_an_instrument_in_use_is_refused_with_the_count(app: TestApp) {
+    app.add_instrument("AAPL", "stock", "USD").await;
+    let pid = app.add_portfolio("Main").await;
+    for (time, kind, quantity) in [("2024-01-02", "buy", "5"), ("2024-02-01", "sell", "2")] {
+        let r = app
+            .post_json(
+                &format!("/api/v1/portfolios/{pid}/transactions"),
+                &json!({"type": kind, "time": time, "symbol": "AAPL", "quantity": quantity, "price": "100", "currency": "USD"}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+    }
+    let mut b = Browser::new(&app);
+    b.sign_in().await;
+    let csrf = b.csrf.clone();
+    let r = b
+        .post("/instruments/AAPL/delete", &[("_csrf", &csrf)])
+        .await;
+    assert_eq!(r.status(), 409);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("instrument AAPL is used by 2 transaction(s); delete or change them first"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<title>Instruments · Pricetrack</title>"),
+        "shown on the list"
+    );
+    assert_eq!(
+        app.get("/api/v1/instruments/AAPL").await.status(),
+        200,
+        "still there"
+    );
+    // Unused, it goes.
+    app.add_instrument("MSFT", "stock", "USD").await;
+    let r = b
+        .post("/instruments/MSFT/delete", &[("_csrf", &csrf)])
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/instruments?msg=removed");
+    assert_eq!(app.get("/api/v1/instruments/MSFT").await.status(), 404);
+}
+
+async fn a_hand_priced_item_takes_prices_from_its_form(app: TestApp) {
+    let r = app
+        .post_json(
+            "/api/v1/instruments",
+            &json!({"symbol": "ROLEX-SUB-2019", "name": "Submariner", "kind": "item",
+                    "currency": "EUR", "provider": "manual"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let mut b = Browser::new(&app);
+    b.sign_in().await;
+    let page = b.text("/instruments/ROLEX-SUB-2019").await;
+    assert!(
+        page.contains("action=\"/instruments/ROLEX-SUB-2019/prices\""),
+        "{page}"
+    );
+    let csrf = b.csrf.clone();
+    let path = "/instruments/ROLEX-SUB-2019/prices";
+    let r = b
+        .post(
+            path,
+            &[
+                ("_csrf", &csrf),
+                ("date", "2024-06-10"),
+                ("price", "8250.5"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let target = r.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(target, "/instruments/ROLEX-SUB-2019?msg=price");
+    let page = b.text(&target).await;
+    assert!(page.contains("Price recorded."), "{page}");
+    assert!(page.contains("8,250.50"), "the price is the last: {page}");
+    // A future date and a non-number are refused on the form; nothing is stored.
+    for (date, price, reason) in [
+        ("2024-07-01", "9000", "is in the future"),
+        ("2024-06-11", "lots", "is not a number"),
+    ] {
+        let r = b
+            .post(path, &[("_csrf", &csrf), ("date", date), ("price", price)])
+            .await;
+        assert_eq!(r.status(), 422, "{date} {price}");
+        let body = r.text().await.unwrap();
+        assert!(body.contains("class=\"alert\" role=\"alert\""), "{body}");
+        assert!(body.contains(reason), "{reason}: {body}");
+    }
+    let bars = json(
+        app.get("/api/v1/instruments/ROLEX-SUB-2019/bars?interval=1d")
+            .await,
+    )
+    .await;
+    let count = bars
+        .as_array()
+        .or_else(|| bars["bars"].as_array())
+        .map(Vec::len);
+    assert_eq!(count, Some(1), "only the good price: {bars}");
+}
+
+async fn a_revoked_token_stops_working(app: TestApp) {
+    let mut b = Browser::new(&app);
+    b.sign_in().await;
+    let csrf = b.csrf.clone();
+    let r = b
+        .post(
+            "/settings/tokens",
+            &[("_csrf", &csrf), ("label", "backup script")],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    let marker = "data-new-token>";
+    let start = page.find(marker).expect("the new token is shown once") + marker.len();
+    let secret = page[start..start + page[start..].find('<').unwrap()].to_owned();
+    let me = |token: String| {
+        let client = Client::new();
+        let url = format!("{}/api/v1/me", app.base);
+        async move {
+            client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(me(secret.clone()).await, 200);
+    let tokens = json(app.get("/api/v1/tokens").await).await;
+    let id = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["label"] == "backup script")
+        .and_then(|t| t["id"].as_i64())
+        .expect("the token is listed");
+    let settings = b.text("/settings").await;
+    let action = format!("/settings/tokens/{id}/revoke");
+    assert!(
+        settings.contains(&format!("action=\"{action}\"")),
+        "{settings}"
+    );
+    let r = b.post(&action, &[("_csrf", &csrf)]).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/settings?msg=revoked");
+    assert!(
+        b.text("/settings?msg=revoked")
+            .await
+            .contains("Token revoked.")
+    );
+    assert_eq!(me(secret).await, 401, "the revoked token is refused");
+    assert_eq!(me(app.token.clone()).await, 200, "other tokens still work");
+    let r = b.post(&action, &[("_csrf", &csrf)]).await;
+    assert_eq!(r.status(), 404, "revoking twice finds nothing");
 }
 
 async fn watchlists_api_creates_reorders_and_deletes(app: TestApp) {
