@@ -294,6 +294,12 @@ pub async fn bars(
     Ok(found)
 }
 
+/// Whether the instrument's prices are generated (the `demo` provider), from
+/// a short-lived cache so a bar read stays one store call.
+pub async fn is_simulated(ctx: &AppContext, symbol: &Symbol) -> AppResult<bool> {
+    Ok(ctx.listing_dates.facts(ctx, symbol).await?.simulated)
+}
+
 async fn require_instrument(
     ctx: &AppContext,
     symbol: &Symbol,
@@ -316,6 +322,8 @@ pub struct Quote {
     pub previous_close: Option<f64>,
     pub change: Option<f64>,
     pub change_pct: Option<f64>,
+    /// The price is generated (an instrument on the `demo` provider).
+    pub simulated: bool,
 }
 
 /// The last price is the close of the most recent bar of any interval; the
@@ -398,6 +406,7 @@ async fn quote_from_store(ctx: &AppContext, symbol: &Symbol) -> AppResult<Quote>
         previous_close,
         change,
         change_pct: change.zip(previous_close).map(|(c, p)| c / p),
+        simulated: instrument.provider.as_str() == "demo",
     })
 }
 

@@ -1,5 +1,6 @@
 //! What the validator needs to know of an instrument, cached briefly: its
-//! listing date, whether its kind can split, and its known splits. The
+//! listing date, whether its kind can split, and its known splits (and
+//! whether its prices are simulated, for labelling reads). The
 //! validator needs them for every series in every ingest batch (a live feed's
 //! 5,000-bar batch spans 500 instruments), and they rarely change. This
 //! process's changes take effect at once; another replica's within [`TTL`].
@@ -28,6 +29,8 @@ pub struct ValidationFacts {
     pub splits_possible: bool,
     /// Known splits, oldest first.
     pub splits: Arc<[KnownSplit]>,
+    /// Prices are generated (the `demo` provider), for labelling reads.
+    pub simulated: bool,
 }
 
 /// Validation facts by symbol.
@@ -70,6 +73,7 @@ impl ListingDates {
                     listing_date: instrument.listing_date,
                     splits_possible: kind_can_split(instrument.kind),
                     splits: splits.into(),
+                    simulated: instrument.provider.as_str() == "demo",
                 }
             }
         };

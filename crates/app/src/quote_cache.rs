@@ -97,6 +97,7 @@ mod tests {
             previous_close: None,
             change: None,
             change_pct: None,
+            simulated: false,
         }
     }
 

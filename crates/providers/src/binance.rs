@@ -4,7 +4,7 @@
 //! Klines are arrays of 12 positional fields, prices as strings, times in
 //! milliseconds; the open time is the key (daily bars open at 00:00 UTC). A
 //! kline whose close time is still ahead is the forming bar. Errors are real
-//! statuses: 4xx with `{code,msg}` (-1121 invalid symbol), 429 and 418 with
+//! statuses: 4xx with `{code,msg}` (-1121: Binance does not list the pair, so the next provider is asked), 429 and 418 with
 //! `Retry-After`, 5xx.
 
 use crate::{
@@ -190,7 +190,8 @@ impl BinanceProvider {
                         retry_after: resp.retry_after,
                     },
                 ),
-                (_, -1121) => (FetchErrorKind::UnknownSymbol, ErrorClass::GiveUp),
+                // Binance does not list the pair; another provider may.
+                (_, -1121) => (FetchErrorKind::UnknownSymbol, ErrorClass::TryNext),
                 (s, _) if s >= 500 => (FetchErrorKind::Upstream, ErrorClass::retry_later()),
                 (401 | 403, _) => (FetchErrorKind::Unauthorized, ErrorClass::GiveUp),
                 _ => (FetchErrorKind::HttpStatus, ErrorClass::GiveUp),

@@ -154,7 +154,7 @@ async fn a_single_price_object_is_accepted_for_a_batch_of_one() {
 }
 
 #[tokio::test]
-async fn an_invalid_symbol_gives_up() {
+async fn a_symbol_binance_does_not_list_is_try_next() {
     let server = serve_fixture(400, "binance/docs-example-error-invalid-symbol.json").await;
     let e = binance(&server, "2024-01-01T00:00:00Z")
         .fetch_quote(&btc())
@@ -162,9 +162,31 @@ async fn an_invalid_symbol_gives_up() {
         .unwrap_err();
     assert_eq!(
         (e.kind, e.class),
-        (FetchErrorKind::UnknownSymbol, ErrorClass::GiveUp)
+        (FetchErrorKind::UnknownSymbol, ErrorClass::TryNext)
     );
     assert!(e.message.contains("-1121"));
+}
+
+#[tokio::test]
+async fn the_registry_asks_coingecko_when_binance_does_not_list_the_pair() {
+    use pricetrack_providers::{
+        ManualTime, ProviderOrder, ProviderSettings, ProvidersConfig, Registry,
+    };
+    let binance = serve_fixture(400, "binance/docs-example-error-invalid-symbol.json").await;
+    let coingecko = serve_fixture(200, "coingecko/simple-price-bitcoin-usd.json").await;
+    let mut cfg = ProvidersConfig::new();
+    cfg.binance = ProviderSettings::with_base_url(binance.uri());
+    cfg.coingecko = ProviderSettings::with_base_url(coingecko.uri());
+    let mut order = ProviderOrder::default();
+    order.set(
+        InstrumentKind::Crypto,
+        vec!["binance".into(), "coingecko".into()],
+    );
+    cfg.order = order;
+    let time = std::sync::Arc::new(ManualTime::new(ts("2024-01-01T00:00:00Z")));
+    let registry = Registry::from_config_with_time(cfg, time).unwrap();
+    let q = registry.fetch_quote(&btc()).await.unwrap();
+    assert_eq!((q.provider.as_str(), q.price), ("coingecko", 7984.89));
 }
 
 #[tokio::test]

@@ -376,3 +376,40 @@ pub async fn a_misspelt_provider_is_refused_naming_the_accepted_ones(m: MarketAp
     assert_eq!(r.status(), 200);
     assert_eq!(json(r).await["provider"], "stooq");
 }
+
+pub async fn simulated_prices_are_labelled_in_quotes_and_bar_reads(m: MarketApp) {
+    let app = &m.app;
+    let r = app
+        .post_json(
+            "/api/v1/instruments",
+            &json!({"symbol": "DEMO-CO", "name": "Demo Co (simulated)", "kind": "stock", "currency": "USD", "provider": "demo"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    m.fake.list("AAPL", "2024-01-02T00:00:00Z");
+    app.add_instrument("AAPL", "stock", "USD").await;
+    for s in ["DEMO-CO", "AAPL"] {
+        let r = app
+            .request(Method::POST, &format!("/api/v1/instruments/{s}/refresh"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(json(r).await["failed"], 0);
+    }
+    for (s, simulated) in [("DEMO-CO", true), ("AAPL", false)] {
+        let q = json(app.get(&format!("/api/v1/instruments/{s}/quote")).await).await;
+        assert_eq!(q["simulated"], simulated, "{q}");
+        assert!(q["price"].as_f64().is_some(), "existing fields stay: {q}");
+        let r = app
+            .get(&format!("/api/v1/instruments/{s}/bars?interval=1d&limit=5"))
+            .await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            r.headers()["pricetrack-simulated"],
+            if simulated { "true" } else { "false" },
+            "{s}"
+        );
+        let body = json(r).await;
+        assert_eq!(body["bars"].as_array().map(Vec::len), Some(5), "{body}");
+    }
+}

@@ -98,6 +98,7 @@ http_on_both_backends!(
     bars_before_the_listing_date_are_quarantined,
     dividends_and_splits_from_the_provider_are_listed_per_instrument,
     a_misspelt_provider_is_refused_naming_the_accepted_ones,
+    simulated_prices_are_labelled_in_quotes_and_bar_reads,
 );
 
 demo_on_both_backends!(the_demo_seeds_an_empty_database_once_and_keeps_it_living);
