@@ -16,7 +16,17 @@ use std::sync::Arc;
 
 /// Told after every chunk (the CLI draws its progress bar from it).
 pub trait BackfillObserver: Send + Sync {
-    fn chunk_done(&self, key: &JobKey, progress: &BackfillProgress, bars_stored: u64);
+    /// `history_start` is where the walk will end at the latest: the
+    /// configured depth, how far back the provider declares it serves, or the
+    /// instrument's first trading day — whichever is latest (the Unix epoch
+    /// when none is known).
+    fn chunk_done(
+        &self,
+        key: &JobKey,
+        progress: &BackfillProgress,
+        bars_stored: u64,
+        history_start: Timestamp,
+    );
 }
 
 fn max_opt(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
@@ -125,7 +135,14 @@ pub(crate) async fn run_backfill(
             });
         }
         if let Some(o) = observer {
-            o.chunk_done(&key, progress, run.bars_stored);
+            // The first chunk may have taught the instrument's listing date.
+            let listed = ctx
+                .listing_dates
+                .get(ctx, &key.symbol)
+                .await?
+                .map(pricetrack_domain::date_key);
+            let history_start = listed.map_or(lower, |l| l.max(lower));
+            o.chunk_done(&key, progress, run.bars_stored, history_start);
         }
         chunks += 1;
     }

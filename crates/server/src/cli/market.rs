@@ -149,18 +149,24 @@ pub async fn fetch(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Draws the backfill's progress: the share of the time span covered so far
-/// (the count of bars when the depth is open-ended).
+/// Draws the backfill's progress: the share of the time span covered so far,
+/// from where the walk started back to where the history begins (the depth
+/// asked for, the provider's declared reach or the first trading day).
 struct Progress {
     bar: ProgressBar,
 }
 
 impl BackfillObserver for Progress {
-    fn chunk_done(&self, key: &JobKey, p: &BackfillProgress, bars_stored: u64) {
+    fn chunk_done(
+        &self,
+        key: &JobKey,
+        p: &BackfillProgress,
+        bars_stored: u64,
+        history_start: jiff::Timestamp,
+    ) {
         self.bar.set_message(format!("{key}: {bars_stored} bars"));
         if let (Some(anchor), Some(cursor)) = (p.anchor, p.cursor) {
-            let floor = p.floor.unwrap_or(market::policy::HISTORY_FLOOR);
-            let total = anchor.as_second() - floor.as_second();
+            let total = anchor.as_second() - history_start.as_second();
             let done = anchor.as_second() - cursor.as_second();
             if total > 0 {
                 self.bar.set_length(1000);

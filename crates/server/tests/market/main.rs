@@ -90,6 +90,7 @@ on_both_backends!(
     the_providers_first_trade_date_becomes_an_unknown_listing_date,
     a_split_reported_by_the_provider_puts_the_stored_history_on_the_new_basis,
     a_url_source_with_a_date_backfills_in_spans_it_accepts,
+    backfill_progress_is_measured_from_where_the_history_begins,
 );
 
 http_on_both_backends!(

@@ -1112,3 +1112,57 @@ pub async fn a_url_source_with_a_date_backfills_in_spans_it_accepts(db: TestData
         .unwrap();
     assert_eq!(last[0].time, date_key("2024-08-01".parse().unwrap()));
 }
+
+/// Records what a backfill reports after each chunk.
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<Vec<(BackfillProgress, Timestamp)>>);
+
+impl market::BackfillObserver for Recorder {
+    fn chunk_done(&self, _: &JobKey, p: &BackfillProgress, _: u64, history_start: Timestamp) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((*p, history_start));
+    }
+}
+
+pub async fn backfill_progress_is_measured_from_where_the_history_begins(db: TestDatabase) {
+    let e = env(db, "2024-06-11T15:00:00Z").await;
+    // Yahoo says the first trading day was 2015-01-02: the walk over ten-year
+    // chunks covers the way from now to then, not to 1970.
+    e.fake.list("AAPL", "2015-01-02T14:30:00Z");
+    add(&e.ctx, "AAPL", InstrumentKind::Stock, "yahoo").await;
+    let seen = Arc::new(Recorder::default());
+    let run = market::backfill(&e.ctx, &sym("AAPL"), Interval::D1, None, Some(seen.clone()))
+        .await
+        .unwrap();
+    assert!(run.backfill_done, "{run:?}");
+    let seen = seen.0.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    let first_day = date_key("2015-01-02".parse().unwrap());
+    assert!(
+        seen.iter().all(|(_, start)| *start == first_day),
+        "{seen:?}"
+    );
+    // The first chunk already reaches past the first trading day: all covered.
+    let (p, start) = seen[0];
+    assert!(p.cursor.unwrap() <= start);
+
+    // A 5-minute backfill measures against its 60-day depth.
+    let seen5 = Arc::new(Recorder::default());
+    market::backfill(
+        &e.ctx,
+        &sym("AAPL"),
+        Interval::M5,
+        None,
+        Some(seen5.clone()),
+    )
+    .await
+    .unwrap();
+    let seen5 = seen5.0.lock().unwrap().clone();
+    let sixty_days = ts("2024-06-11T15:00:00Z") - SignedDuration::from_hours(24 * 60);
+    assert!(
+        seen5.iter().all(|(_, start)| *start == sixty_days),
+        "{seen5:?}"
+    );
+}
