@@ -8,10 +8,10 @@ use super::policy::{HISTORY_FLOOR, is_fetchable};
 use super::refresh::{Direction, JobRun, RunFailure, run_claimed, store_fetched};
 use crate::context::AppContext;
 use crate::error::{AppError, AppResult};
-use crate::market_data::{HistoryReach, PriceSource};
-use crate::ports::{BackfillProgress, BarRange, ClaimedJob, JobKey};
+use crate::market_data::{FetchError, FetchedBars, HistoryReach, PriceSource};
+use crate::ports::{BackfillProgress, BarRange, ClaimedJob, JobKey, QuarantineDraft};
 use jiff::{SignedDuration, Timestamp};
-use pricetrack_domain::{Interval, Symbol};
+use pricetrack_domain::{Instrument, Interval, Symbol};
 use std::sync::Arc;
 
 /// Told after every chunk (the CLI draws its progress bar from it).
@@ -104,6 +104,12 @@ pub(crate) async fn run_backfill(
         let fetched = prices
             .fetch_bars(instrument, interval, start, cursor)
             .await?;
+        if !seen_any && !fetched.bars.is_empty() {
+            // A quote that keeps failing must not block the history forever.
+            let insist = claimed.job.failures < QUOTE_CHECK_ATTEMPTS;
+            cross_check_with_quote(ctx, prices, instrument, interval, &fetched, insist, run)
+                .await?;
+        }
         let empty = fetched.bars.is_empty() && fetched.rejected.is_empty();
         store_fetched(
             ctx,
@@ -147,6 +153,104 @@ pub(crate) async fn run_backfill(
         chunks += 1;
     }
     Ok(())
+}
+
+/// Consecutive failed runs after which the first bars of a series are stored
+/// without the quote check (a source whose quotes keep failing).
+const QUOTE_CHECK_ATTEMPTS: u32 = 3;
+
+/// Whether a failed quote may work on another try (rather than the source
+/// having no quote for the instrument at all).
+fn quote_may_come_later(e: &FetchError) -> bool {
+    use crate::market_data::FetchErrorKind as K;
+    e.is_retry_later()
+        || matches!(
+            e.kind,
+            K::RateLimited
+                | K::QuotaExhausted
+                | K::Timeout
+                | K::Network
+                | K::Upstream
+                | K::HttpStatus
+                | K::Decode
+                | K::CircuitOpen
+        )
+}
+
+/// The first bars of a series with nothing stored have no history to be
+/// checked against, so they would set the scale for everything after them.
+/// Their newest close is compared with the source's quote: a chunk at another
+/// scale (a 100× pence/pounds error) is quarantined and the run fails, to be
+/// retried, instead of being stored. A source without quotes is not checked;
+/// one whose quote failed is retried later (the first [`QUOTE_CHECK_ATTEMPTS`]
+/// runs; after that the bars are stored unchecked).
+async fn cross_check_with_quote(
+    ctx: &AppContext,
+    prices: &dyn PriceSource,
+    instrument: &Instrument,
+    interval: Interval,
+    fetched: &FetchedBars,
+    insist: bool,
+    run: &mut JobRun,
+) -> Result<(), RunFailure> {
+    let Some(newest) = fetched.bars.iter().max_by_key(|b| b.time) else {
+        return Ok(());
+    };
+    if fetched.currency.is_some_and(|c| c != instrument.currency) {
+        // The currency check quarantines these.
+        return Ok(());
+    }
+    run.requests += 1;
+    let quote = match prices.fetch_quote(instrument).await {
+        Ok(q) => q,
+        Err(e) if insist && quote_may_come_later(&e) => {
+            return Err(RunFailure {
+                message: format!(
+                    "the first {interval} bars could not be checked against a quote: {e}"
+                ),
+                retry_after: e.retry_after(),
+                permanent: false,
+            });
+        }
+        Err(e) => {
+            tracing::debug!(symbol = %instrument.symbol, error = %e, "no quote to check the first bars against");
+            return Ok(());
+        }
+    };
+    if quote.currency != instrument.currency || !(quote.price.is_finite() && quote.price > 0.0) {
+        return Ok(());
+    }
+    let factor = (newest.close / quote.price).max(quote.price / newest.close);
+    let limit = ctx.bar_validator.rules.max_jump_factor;
+    if factor <= limit {
+        return Ok(());
+    }
+    let reason = format!(
+        "the newest {interval} close {} ({}) is {factor:.1}× away from the quote {} of {} \
+         (limit {limit}×): the bars are at another scale",
+        newest.close, newest.time, quote.price, quote.provider
+    );
+    let drafts: Vec<QuarantineDraft> = fetched
+        .bars
+        .iter()
+        .map(|b| QuarantineDraft {
+            symbol: b.symbol.clone(),
+            interval,
+            time: Some(b.time),
+            values: Some(b.ohlcv()),
+            raw: serde_json::to_string(b).unwrap_or_default(),
+            source: fetched.provider.clone(),
+            reason_code: "disagrees_with_quote".to_owned(),
+            reason: reason.clone(),
+        })
+        .collect();
+    let ids = ctx.store.add_quarantined(&drafts, ctx.clock.now()).await?;
+    run.quarantined += ids.len() as u64;
+    Err(RunFailure {
+        message: format!("{reason}; {} bar(s) quarantined", ids.len()),
+        retry_after: None,
+        permanent: false,
+    })
 }
 
 /// Backfills one series to completion (the CLI's `pricetrack backfill`),

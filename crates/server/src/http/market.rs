@@ -299,7 +299,8 @@ pub struct QuarantinedOut {
     /// A provider name, `api` or `import`.
     pub source: String,
     /// `price_jump`, `suspected_unadjusted_split`, `range_jump`, `in_future`,
-    /// `before_listing`, `invalid`, `currency_mismatch`, `wrong_series`.
+    /// `before_listing`, `invalid`, `currency_mismatch`, `wrong_series`,
+    /// `disagrees_with_quote`.
     pub reason_code: String,
     pub reason: String,
     pub quarantined_at: String,

@@ -60,7 +60,10 @@ impl Rng {
 }
 
 pub struct FakeState {
+    /// Bar requests (`period1`/`period2`).
     pub requests: Vec<ChartRequest>,
+    /// Quote requests (`range=1d`), by symbol.
+    pub quotes: Vec<String>,
     /// Symbol → first trading day (no bars before).
     pub listed: BTreeMap<String, Timestamp>,
     /// Symbol → bars replayed instead of generated (daily).
@@ -85,6 +88,7 @@ impl FakeYahoo {
         Self {
             state: Arc::new(Mutex::new(FakeState {
                 requests: Vec::new(),
+                quotes: Vec::new(),
                 listed: BTreeMap::new(),
                 fixtures: BTreeMap::new(),
                 recorded: BTreeMap::new(),
@@ -101,6 +105,11 @@ impl FakeYahoo {
 
     pub fn requests(&self) -> Vec<ChartRequest> {
         self.lock().requests.clone()
+    }
+
+    /// Symbols of the quote requests so far.
+    pub fn quotes(&self) -> Vec<String> {
+        self.lock().quotes.clone()
     }
 
     pub fn take_requests(&self) -> Vec<ChartRequest> {
@@ -149,6 +158,17 @@ impl FakeYahoo {
 pub fn model_price(symbol: &str, t: i64) -> f64 {
     let level = 50.0 + (symbol.bytes().map(u64::from).sum::<u64>() % 200) as f64;
     level * (1.0 + 0.05 * ((t as f64) / 86_400.0 / 15.0).sin())
+}
+
+/// The close the fake generates for a stored bar (daily bars are stamped at
+/// the 09:30 New York open, 13:30Z in summer, and keyed by their date).
+pub fn true_close(symbol: &str, interval: Interval, time: Timestamp) -> f64 {
+    let (t, step) = if interval.is_date_keyed() {
+        (time.as_second() + 13 * 3600 + 1800, 86_400)
+    } else {
+        (time.as_second(), interval.seconds())
+    };
+    model_price(symbol, t + step)
 }
 
 fn is_weekday(t: Timestamp) -> bool {
@@ -318,6 +338,64 @@ fn chart_json(
     .to_string()
 }
 
+impl FakeState {
+    /// The fault for the next request (seeded; `Ok` without a fault mix).
+    fn next_fault(&mut self) -> Fault {
+        let Some((rng, mix)) = &mut self.faults else {
+            return Fault::Ok;
+        };
+        let x = rng.next_f64();
+        let mut acc = 0.0;
+        for (p, f) in mix.iter() {
+            acc += p;
+            if x < acc {
+                return *f;
+            }
+        }
+        Fault::Ok
+    }
+}
+
+/// The answer to a quote request (Yahoo's chart with `range=1d`): the true
+/// price now in the metadata, no bars. Transport faults apply; value faults
+/// are faults of the bars and leave the quote right.
+fn quote_answer(st: &FakeState, symbol: &str, now: Timestamp, fault: Fault) -> ResponseTemplate {
+    match fault {
+        Fault::TooManyRequests => {
+            return ResponseTemplate::new(429).set_body_string("Edge: Too Many Requests");
+        }
+        Fault::ServerError => return ResponseTemplate::new(502).set_body_string("bad gateway"),
+        Fault::Timeout => {
+            return ResponseTemplate::new(200).set_delay(Duration::from_secs(2));
+        }
+        Fault::Garbage => return ResponseTemplate::new(200).set_body_string("{\"chart\":{"),
+        Fault::Ok | Fault::BadValues | Fault::HundredX => {}
+    }
+    let body = if let Some(recorded) = st.recorded.get(symbol) {
+        cut_recording(recorded, 0, 0, now)
+    } else {
+        let (currency, price) = match st.fixtures.get(symbol) {
+            Some((ccy, bars)) => (
+                ccy.clone(),
+                bars.iter()
+                    .filter(|(t, _)| *t <= now.as_second())
+                    .last()
+                    .map_or(1.0, |(_, v)| v[3]),
+            ),
+            None => ("USD".to_owned(), model_price(symbol, now.as_second())),
+        };
+        serde_json::json!({"chart": {"result": [{
+            "meta": {"currency": currency, "regularMarketPrice": price,
+                     "regularMarketTime": now.as_second()},
+            "indicators": {"quote": [{}]}
+        }], "error": null}})
+        .to_string()
+    };
+    ResponseTemplate::new(200)
+        .insert_header("content-type", "application/json")
+        .set_body_string(body)
+}
+
 impl Respond for FakeYahoo {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let symbol = req
@@ -340,6 +418,11 @@ impl Respond for FakeYahoo {
         };
         let now = self.time.now();
         let mut st = self.lock();
+        let fault = st.next_fault();
+        if q.contains_key("range") {
+            st.quotes.push(symbol.clone());
+            return quote_answer(&st, &symbol, now, fault);
+        }
         st.requests.push(request.clone());
         if st
             .fail_before
@@ -347,22 +430,6 @@ impl Respond for FakeYahoo {
         {
             return ResponseTemplate::new(500).set_body_string("upstream exploded");
         }
-        let fault = match &mut st.faults {
-            None => Fault::Ok,
-            Some((rng, mix)) => {
-                let x = rng.next_f64();
-                let mut acc = 0.0;
-                let mut chosen = Fault::Ok;
-                for (p, f) in mix.iter() {
-                    acc += p;
-                    if x < acc {
-                        chosen = *f;
-                        break;
-                    }
-                }
-                chosen
-            }
-        };
         if let Some(recorded) = st.recorded.get(&symbol) {
             let body = cut_recording(recorded, request.period1, request.period2, now);
             return ResponseTemplate::new(200)

@@ -91,6 +91,7 @@ on_both_backends!(
     a_split_reported_by_the_provider_puts_the_stored_history_on_the_new_basis,
     a_url_source_with_a_date_backfills_in_spans_it_accepts,
     backfill_progress_is_measured_from_where_the_history_begins,
+    a_first_chunk_at_the_wrong_scale_is_held_back_by_the_quote,
 );
 
 http_on_both_backends!(

@@ -180,12 +180,17 @@ pub async fn incremental_refresh_asks_only_after_the_last_stored_bar(db: TestDat
     let intraday = runs[&("AAPL".to_owned(), Interval::M5)];
     assert!(daily.kind == RunKind::Backfill && daily.backfill_done);
     assert_eq!(
-        daily.requests, 2,
-        "ten years, then an empty chunk before the listing"
+        daily.requests, 3,
+        "ten years (checked against a quote), then an empty chunk before the listing"
     );
     assert_eq!(
-        intraday.requests, 2,
-        "60 days of 5-minute bars in 30-day chunks"
+        intraday.requests, 3,
+        "60 days of 5-minute bars in 30-day chunks, and the quote"
+    );
+    assert_eq!(
+        e.fake.quotes(),
+        ["AAPL", "AAPL"],
+        "one quote per new series"
     );
     assert_eq!(
         daily.next_due_at,
@@ -673,6 +678,19 @@ pub async fn a_faulty_provider_cannot_corrupt_the_store(db: TestDatabase) {
             j.interval,
             verdict.quarantined.first()
         );
+        // And each is the price the fake really has for it: a series stored
+        // at a wrong scale from its first chunk on would pass the jump check.
+        for b in &bars {
+            let close = crate::fake::true_close(b.symbol.as_str(), b.interval, b.time);
+            assert!(
+                (b.close / close - 1.0).abs() < 1e-9,
+                "{} {} {}: stored {} but the price was {close}",
+                b.symbol,
+                b.interval,
+                b.time,
+                b.close
+            );
+        }
     }
     assert!(total > 10_000, "most of the history arrived: {total}");
 }
@@ -1061,13 +1079,20 @@ pub async fn a_url_source_with_a_date_backfills_in_spans_it_accepts(db: TestData
     assert!(run.backfill_done, "{run:?}");
     assert_eq!(run.provider.as_deref(), Some("url"));
     // 31-day chunks back from the anchor: four with NAVs, then an empty one
-    // (every day before March answered 404) ends the walk.
-    assert_eq!(run.requests, 5, "{run:?}");
+    // (every day before March answered 404) ends the walk; the first chunk
+    // is checked against today's price.
+    assert_eq!(run.requests, 6, "{run:?}");
     let asked = nav.asked();
     let dates: BTreeSet<_> = asked.iter().map(|(d, _)| *d).collect();
-    assert_eq!(dates.len(), asked.len(), "no day is asked twice");
+    assert_eq!(
+        dates.len() + 1,
+        asked.len(),
+        "no day is asked twice, but today (the quote)"
+    );
     let published: BTreeSet<Timestamp> = asked
         .iter()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
         .filter(|(_, status)| *status == 200)
         .map(|(d, _)| date_key(*d))
         .collect();
@@ -1165,4 +1190,43 @@ pub async fn backfill_progress_is_measured_from_where_the_history_begins(db: Tes
         seen5.iter().all(|(_, start)| *start == sixty_days),
         "{seen5:?}"
     );
+}
+
+pub async fn a_first_chunk_at_the_wrong_scale_is_held_back_by_the_quote(db: TestDatabase) {
+    // A new series has no stored history to check its first bars against:
+    // every bar the provider sends is 100× too large, but the quote is right.
+    let e = env(db, "2024-06-11T15:00:00Z").await;
+    e.fake.list("AAPL", "2024-01-02T00:00:00Z");
+    add(&e.ctx, "AAPL", InstrumentKind::Stock, "yahoo").await;
+    e.fake.faults(1, vec![(1.0, Fault::HundredX)]);
+    let report = e.step().await;
+    assert_eq!(report.failed, 1, "{report:?}");
+    let error = report.runs[0].error.clone().unwrap_or_default();
+    assert!(error.contains("× away from the quote"), "{error}");
+    assert_eq!(e.ctx.store.count_bars(&sym("AAPL")).await.unwrap(), 0);
+    let held = market::quarantine::list(&e.ctx, Some(&sym("AAPL")), PageRequest::default())
+        .await
+        .unwrap();
+    assert!(held.total > 100, "the chunk is quarantined: {}", held.total);
+    assert!(
+        held.items
+            .iter()
+            .all(|q| q.draft.reason_code == "disagrees_with_quote")
+    );
+
+    // The provider recovers: the retry stores the true prices.
+    e.fake.faults(1, Vec::new());
+    let retry = e.step_at("2024-06-11T15:30:00Z").await;
+    assert_eq!(retry.failed, 0, "{retry:?}");
+    let bars = e
+        .ctx
+        .store
+        .bars(&sym("AAPL"), Interval::D1, BarRange::default())
+        .await
+        .unwrap();
+    assert!(bars.len() > 100);
+    for b in &bars {
+        let close = crate::fake::true_close("AAPL", Interval::D1, b.time);
+        assert!((b.close / close - 1.0).abs() < 1e-9, "{b:?}");
+    }
 }
