@@ -7,12 +7,13 @@ use pricetrack_domain::{Instrument, Symbol};
 
 /// Every provider name an instrument may name: the adapters of
 /// `pricetrack-providers` (which checks that its registry knows exactly these).
-pub const PROVIDER_NAMES: [&str; 8] = [
+pub const PROVIDER_NAMES: [&str; 9] = [
     "yahoo",
     "stooq",
     "coingecko",
     "binance",
     "alphavantage",
+    "finnhub",
     "manual",
     "url",
     "demo",

@@ -140,6 +140,8 @@ pub struct ProvidersConfig {
     pub coingecko_plan: CoinGeckoPlan,
     pub binance: ProviderSettings,
     pub alphavantage: ProviderSettings,
+    /// Only used with a key (`PRICETRACK_PROVIDER_FINNHUB_API_KEY`).
+    pub finnhub: ProviderSettings,
     /// Per-symbol sources of the `url` provider.
     pub url_sources: BTreeMap<Symbol, UrlSource>,
     pub timeout: Duration,
@@ -160,6 +162,7 @@ impl Default for ProvidersConfig {
             coingecko_plan: CoinGeckoPlan::Demo,
             binance: ProviderSettings::default(),
             alphavantage: ProviderSettings::default(),
+            finnhub: ProviderSettings::default(),
             url_sources: BTreeMap::new(),
             timeout: Duration::from_secs(20),
             user_agent: DEFAULT_USER_AGENT.to_owned(),
@@ -206,6 +209,7 @@ impl ProvidersConfig {
             coingecko: settings("coingecko")?,
             binance: settings("binance")?,
             alphavantage: settings("alphavantage")?,
+            finnhub: settings("finnhub")?,
             ..Self::default()
         };
         if let Some(u) = get("PRICETRACK_PROVIDER_YAHOO_COOKIE_URL") {

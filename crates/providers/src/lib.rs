@@ -18,6 +18,7 @@ pub mod binance;
 pub mod coingecko;
 pub mod config;
 pub mod demo;
+pub mod finnhub;
 mod http;
 pub mod manual;
 mod parse;
@@ -39,12 +40,13 @@ pub use registry::{ProviderOrder, Registry, RegistryPolicy};
 pub use time::{ManualTime, SystemTime, TimeSource};
 
 /// Every provider name the registry knows.
-pub const PROVIDER_NAMES: [&str; 8] = [
+pub const PROVIDER_NAMES: [&str; 9] = [
     yahoo::NAME,
     stooq::NAME,
     coingecko::NAME,
     binance::NAME,
     alphavantage::NAME,
+    finnhub::NAME,
     manual::NAME,
     url_source::NAME,
     demo::NAME,

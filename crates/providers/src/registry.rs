@@ -27,6 +27,7 @@ use crate::{
     coingecko::{self, CoinGeckoProvider},
     config::{CoinGeckoPlan, ConfigError, ProvidersConfig},
     demo::{self, DemoProvider},
+    finnhub::{self, FinnhubProvider},
     manual::{self, ManualProvider},
     provider::{HistoryDepth, Provider, RateLimit},
     stooq::{self, StooqProvider},
@@ -91,8 +92,12 @@ impl Default for ProviderOrder {
         use InstrumentKind as K;
         let v = |names: &[&str]| names.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         let mut by_kind = BTreeMap::new();
+        // Finnhub and Alpha Vantage need a key: without one they are left out.
         for k in [K::Stock, K::Etf, K::Fund, K::Bond] {
-            by_kind.insert(k, v(&[yahoo::NAME, stooq::NAME, alphavantage::NAME]));
+            by_kind.insert(
+                k,
+                v(&[yahoo::NAME, stooq::NAME, finnhub::NAME, alphavantage::NAME]),
+            );
         }
         by_kind.insert(K::Index, v(&[yahoo::NAME, stooq::NAME]));
         by_kind.insert(K::Crypto, v(&[binance::NAME, coingecko::NAME, yahoo::NAME]));
@@ -233,6 +238,10 @@ impl Registry {
             .with_provider(Arc::new(AlphaVantageProvider::new(adapter(
                 &config.alphavantage,
                 alphavantage::DEFAULT_BASE_URL,
+            ))?))
+            .with_provider(Arc::new(FinnhubProvider::new(adapter(
+                &config.finnhub,
+                finnhub::DEFAULT_BASE_URL,
             ))?))
             .with_provider(Arc::new(UrlProvider::new(
                 adapter(&Default::default(), "http://localhost"),

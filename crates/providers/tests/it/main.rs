@@ -8,6 +8,7 @@ mod common;
 mod config;
 mod demo;
 mod errors;
+mod finnhub;
 mod registry;
 mod stooq;
 mod url_source;

@@ -486,7 +486,7 @@ async fn items_are_priced_by_hand_only() {
 #[tokio::test]
 async fn from_config_registers_every_provider_and_orders_by_kind() {
     let r = Registry::from_config_with_time(ProvidersConfig::new(), time()).unwrap();
-    assert_eq!(r.provider_names().len(), 8);
+    assert_eq!(r.provider_names().len(), 9);
     // No Alpha Vantage key: left out of the chains.
     assert_eq!(
         r.chain(&stock("AAPL"), Some(Interval::D1)),

@@ -378,8 +378,7 @@ fn quote_answer(st: &FakeState, symbol: &str, now: Timestamp, fault: Fault) -> R
             Some((ccy, bars)) => (
                 ccy.clone(),
                 bars.iter()
-                    .filter(|(t, _)| *t <= now.as_second())
-                    .last()
+                    .rfind(|(t, _)| *t <= now.as_second())
                     .map_or(1.0, |(_, v)| v[3]),
             ),
             None => ("USD".to_owned(), model_price(symbol, now.as_second())),
