@@ -706,6 +706,7 @@ mod tests {
                     quantity: Quantity::parse("2").unwrap(),
                     price: Price::parse("75.80").unwrap(),
                     fee: Amount::parse("2.95").unwrap(),
+                    tax: Amount::ZERO,
                 },
             ),
             tx(
@@ -723,6 +724,7 @@ mod tests {
                     quantity: Quantity::parse("1").unwrap(),
                     price: Price::parse("85.73").unwrap(),
                     fee: Amount::parse("1.30").unwrap(),
+                    tax: Amount::ZERO,
                 },
             ),
         ]
@@ -838,6 +840,7 @@ mod tests {
                     quantity: Quantity::parse("1").unwrap(),
                     price: Price::parse("89.12").unwrap(),
                     fee: Amount::parse("1").unwrap(),
+                    tax: Amount::ZERO,
                 },
             )
             .unwrap(),

@@ -69,15 +69,22 @@ pub fn row_of(tx: &Transaction) -> [String; 11] {
             quantity,
             price,
             fee,
+            tax,
             ..
         }
         | TransactionKind::Sell {
             quantity,
             price,
             fee,
+            tax,
             ..
+        } => {
+            row[3] = text(quantity.value());
+            row[4] = text(price.value());
+            row[5] = text(fee.value());
+            row[9] = text(tax.value());
         }
-        | TransactionKind::TransferIn {
+        TransactionKind::TransferIn {
             quantity,
             price,
             fee,
@@ -212,6 +219,7 @@ mod tests {
                     quantity: q("0.000001"),
                     price: p("412.123456789"),
                     fee: a("0"),
+                    tax: a("0.4"),
                 },
             ),
             tx(
@@ -277,6 +285,7 @@ mod tests {
                     quantity: q("0.1"),
                     price: p("4100"),
                     fee: a("1"),
+                    tax: a("2.05"),
                 },
             ),
             tx(

@@ -33,12 +33,14 @@ fn trade(tx: &Transaction) -> (String, Decimal, Decimal, Decimal) {
             quantity,
             price,
             fee,
+            ..
         }
         | TransactionKind::Sell {
             symbol,
             quantity,
             price,
             fee,
+            ..
         }
         | TransactionKind::TransferIn {
             symbol,
@@ -205,11 +207,8 @@ fn portfolio_performance_csv_in_german_with_decimal_commas() {
         ImportFormat::PpCsv,
         &ImportOptions::default(),
     );
-    // The sale's taxes become a stand-alone tax.
-    assert_eq!(
-        kinds(&rows),
-        ["buy", "transfer_in", "dividend", "sell", "tax"]
-    );
+    // The sale's taxes stay on the sale.
+    assert_eq!(kinds(&rows), ["buy", "transfer_in", "dividend", "sell"]);
     // Kauf: Wert 1.857,40 = 10 × price + 4,90 fees.
     assert_eq!(
         trade(&rows[0].transaction),
@@ -228,13 +227,14 @@ fn portfolio_performance_csv_in_german_with_decimal_commas() {
         trade(&rows[3].transaction),
         ("SAP.DE".into(), dec!(5), dec!(184), dec!(4.9))
     );
-    assert_eq!(cash(&rows[4].transaction), (dec!(15.5), dec!(0)));
-    assert_eq!(
-        rows[4].transaction.symbol().map(|s| s.as_str()),
-        Some("SAP.DE")
+    assert!(
+        matches!(&rows[3].transaction.kind, TransactionKind::Sell { tax, .. } if tax.value() == dec!(15.5)),
+        "{:?}",
+        rows[3].transaction
     );
+    // 920 − 4,90 − 15,50: the net amount PP credited.
+    assert_eq!(rows[3].transaction.cash_effect(), dec!(899.6));
     assert_eq!(rows[3].line, 5);
-    assert_eq!(rows[4].line, 5, "both come from the same line");
 }
 
 #[test]

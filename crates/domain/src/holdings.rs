@@ -117,6 +117,7 @@ pub fn fold_holdings<'a>(
                 quantity,
                 price,
                 fee,
+                ..
             }
             | TransactionKind::TransferIn {
                 symbol,
@@ -136,6 +137,7 @@ pub fn fold_holdings<'a>(
                 quantity,
                 price,
                 fee,
+                ..
             }
             | TransactionKind::TransferOut {
                 symbol,
@@ -256,6 +258,7 @@ mod tests {
                 quantity: Quantity::parse(q).unwrap(),
                 price: Price::parse(p).unwrap(),
                 fee: Amount::parse(fee).unwrap(),
+                tax: Amount::ZERO,
             },
         )
     }
@@ -268,6 +271,7 @@ mod tests {
                 quantity: Quantity::parse(q).unwrap(),
                 price: Price::parse(p).unwrap(),
                 fee: Amount::parse(fee).unwrap(),
+                tax: Amount::ZERO,
             },
         )
     }

@@ -77,17 +77,23 @@ impl fmt::Display for SplitRatio {
 /// What happened, with exactly the fields that kind of event has.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransactionKind {
+    /// A purchase at `price` per unit; `fee` and `tax` (a transaction tax,
+    /// stamp duty) are paid on top and are part of the cost incl. costs.
     Buy {
         symbol: Symbol,
         quantity: Quantity,
         price: Price,
         fee: Amount,
+        tax: Amount,
     },
+    /// A sale at `price` per unit; `fee` and `tax` (e.g. a tax withheld on
+    /// the gain) are deducted from the proceeds.
     Sell {
         symbol: Symbol,
         quantity: Quantity,
         price: Price,
         fee: Amount,
+        tax: Amount,
     },
     /// Gross dividend `amount`; `tax_withheld` is deducted before it reaches cash.
     Dividend {
@@ -271,14 +277,16 @@ impl Transaction {
                 quantity,
                 price,
                 fee,
+                tax,
                 ..
-            } => -(quantity.value() * price.value()) - fee.value(),
+            } => -(quantity.value() * price.value()) - fee.value() - tax.value(),
             TransactionKind::Sell {
                 quantity,
                 price,
                 fee,
+                tax,
                 ..
-            } => quantity.value() * price.value() - fee.value(),
+            } => quantity.value() * price.value() - fee.value() - tax.value(),
             TransactionKind::Dividend {
                 amount,
                 tax_withheld,
@@ -325,10 +333,11 @@ mod tests {
                 quantity: Quantity::parse("10").unwrap(),
                 price: Price::parse("187.25").unwrap(),
                 fee: Amount::parse("1.5").unwrap(),
+                tax: Amount::parse("0.5").unwrap(),
             },
         )
         .unwrap();
-        assert_eq!(tx.cash_effect(), dec!(-1874.0));
+        assert_eq!(tx.cash_effect(), dec!(-1874.5));
         assert_eq!(tx.transaction_type().as_str(), "buy");
     }
 

@@ -227,6 +227,7 @@ fn ledger(
                 quantity: Quantity::parse(&q.to_string()).expect("q"),
                 price: Price::parse(&format!("{price:.2}")).expect("p"),
                 fee: Amount::parse("1").expect("fee"),
+                tax: Amount::ZERO,
             }
         } else if roll < 0.40 && held.get(&i).copied().unwrap_or(0) > 0 {
             let amount = (held[&i] as f64 * price * 0.005).max(0.01);
@@ -243,6 +244,7 @@ fn ledger(
                 quantity: Quantity::parse(&q.to_string()).expect("q"),
                 price: Price::parse(&format!("{price:.2}")).expect("p"),
                 fee: Amount::parse("1").expect("fee"),
+                tax: Amount::ZERO,
             }
         };
         out.push((d, tx(day, currency, kind)));

@@ -115,6 +115,7 @@ async fn main() -> anyhow::Result<()> {
                 quantity: Quantity::parse("1")?,
                 price: p,
                 fee: Amount::parse("1")?,
+                tax: Amount::ZERO,
             }
         } else if n % 17 == 0 {
             TransactionKind::Dividend {
@@ -128,6 +129,7 @@ async fn main() -> anyhow::Result<()> {
                 quantity: Quantity::parse("3")?,
                 price: p,
                 fee: Amount::parse("1")?,
+                tax: Amount::ZERO,
             }
         };
         txs.push(Transaction::new(

@@ -285,6 +285,7 @@ async fn sample_portfolio(ctx: &AppContext, owner: &User, now: Timestamp) -> any
                 quantity: Quantity::new(decimal_from_f64(quantity).context("quantity")?)?,
                 price: Price::new(price)?,
                 fee: Amount::new(Decimal::ONE)?,
+                tax: Amount::ZERO,
             },
         )?);
     }

@@ -50,6 +50,7 @@ on_both_backends!(
     another_users_portfolio_is_not_found,
     transfers_are_external_flows_without_cash,
     gains_are_reported_before_and_after_fees,
+    a_trades_tax_is_a_cost_of_the_trade,
     a_group_of_portfolios_is_one_view_and_every_id_must_be_yours,
     one_holdings_figures_come_from_its_own_activities,
     a_request_never_waits_behind_another_users_computation,
@@ -1324,4 +1325,58 @@ async fn a_request_never_waits_behind_another_users_computation(app: TestApp) {
         assert_eq!(task.await.unwrap().unwrap(), i);
     }
     assert_eq!(queued.await.unwrap().unwrap(), permits);
+}
+
+/// Buy 10 AAPL at 100 with a fee of 5 and a tax of 3, sell 4 at 130 with a
+/// fee of 2 and a tax of 6; AAPL closes at 150.
+async fn a_trades_tax_is_a_cost_of_the_trade(app: TestApp) {
+    app.add_instrument("AAPL", "stock", "USD").await;
+    let p = portfolio(&app, "Taxed", "USD").await;
+    record(
+        &app,
+        p,
+        json!([
+            {"type": "deposit", "time": "2024-01-02", "amount": "2000", "currency": "USD"},
+            {"type": "buy", "time": "2024-01-02", "symbol": "AAPL", "quantity": "10", "price": "100", "fee": "5", "tax": "3", "currency": "USD"},
+            {"type": "sell", "time": "2024-03-01", "symbol": "AAPL", "quantity": "4", "price": "130", "fee": "2", "tax": "6", "currency": "USD"},
+        ]),
+    )
+    .await;
+    bars(
+        &app,
+        "AAPL",
+        &[("2024-01-02", "100"), ("2024-06-14", "150")],
+    )
+    .await;
+    let listed = get_ok(&app, &format!("/api/v1/portfolios/{p}/transactions")).await;
+    let buy = listed["items"]
+        .as_array()
+        .or_else(|| listed.as_array())
+        .and_then(|items| items.iter().find(|t| t["type"] == "buy"))
+        .cloned()
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert_eq!(buy["tax"], "3", "{buy}");
+    let s = get_ok(&app, &format!("/api/v1/portfolios/{p}/summary")).await;
+    let t = &s["totals"];
+    // Before costs nothing changes: 120 realized, 300 unrealized.
+    assert_eq!(t["realized_gain"], "120", "{t}");
+    assert_eq!(t["unrealized_gain"], "300", "{t}");
+    // After costs: (520 − 2 − 6) − 4/10 × (1000 + 5 + 3), and 900 − 6/10 × 1008.
+    assert_eq!(t["realized_gain_net"], "108.8", "{t}");
+    assert_eq!(t["unrealized_gain_net"], "295.2", "{t}");
+    assert_eq!(t["taxes"], "9", "{t}");
+    assert_eq!(t["fees"], "7", "{t}");
+    // Cash: 2000 − 1008 + 512.
+    assert_eq!(t["cash_balance"], "1504", "{t}");
+    let h = get_ok(&app, &format!("/api/v1/portfolios/{p}/holdings")).await;
+    assert_eq!(h["positions"][0]["cost_basis_incl_costs_base"], "604.8");
+    // A delivery has no cash leg to tax.
+    let r = app
+        .post_json(
+            &format!("/api/v1/portfolios/{p}/transactions"),
+            &json!({"type": "transfer_in", "time": "2024-04-01", "symbol": "AAPL", "quantity": "1", "price": "100", "tax": "1", "currency": "USD"}),
+        )
+        .await;
+    let body = problem(r, 422).await;
+    assert_eq!(body["errors"][0]["field"], "tax", "{body}");
 }

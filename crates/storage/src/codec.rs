@@ -128,15 +128,22 @@ impl TxColumns {
                 quantity,
                 price,
                 fee,
+                tax,
                 ..
             }
             | TransactionKind::Sell {
                 quantity,
                 price,
                 fee,
+                tax,
                 ..
+            } => {
+                c.quantity = Some(quantity.value());
+                c.price = Some(price.value());
+                c.fee = Some(fee.value());
+                c.tax = Some(tax.value());
             }
-            | TransactionKind::TransferIn {
+            TransactionKind::TransferIn {
                 quantity,
                 price,
                 fee,
@@ -201,18 +208,25 @@ impl TxColumns {
         let amount = |column: &'static str, v: Option<Decimal>| {
             Amount::new(dec(column, v)?).map_err(|e| corrupt(column, e))
         };
+        // Trades recorded before trade taxes existed have no tax: 0.
+        let trade_tax = || match self.tax {
+            Some(_) => amount("transactions.tax", self.tax),
+            None => Ok(Amount::ZERO),
+        };
         let kind = match kind_type {
             TransactionType::Buy => TransactionKind::Buy {
                 symbol: sym()?,
                 quantity: quantity()?,
                 price: price()?,
                 fee: amount("transactions.fee", self.fee)?,
+                tax: trade_tax()?,
             },
             TransactionType::Sell => TransactionKind::Sell {
                 symbol: sym()?,
                 quantity: quantity()?,
                 price: price()?,
                 fee: amount("transactions.fee", self.fee)?,
+                tax: trade_tax()?,
             },
             TransactionType::TransferIn => TransactionKind::TransferIn {
                 symbol: sym()?,

@@ -162,6 +162,7 @@ async fn every_committed_ledger_change_increments_the_version_and_a_rejected_one
             quantity: Quantity::parse("100").unwrap(),
             price: Price::parse("1").unwrap(),
             fee: Amount::ZERO,
+            tax: Amount::ZERO,
         },
     );
     let outcome = store

@@ -274,11 +274,12 @@ fn row(
         | TransactionType::TransferOut => {
             d.symbol = symbol;
             d.quantity = quantity;
+            let taxed = matches!(kind, TransactionType::Buy | TransactionType::Sell);
             // Without a price column the unit price is the gross amount ÷ quantity:
-            // a buy's amount includes its fee, a sale's has it deducted.
+            // a buy's amount includes its fee (and tax), a sale's has them deducted.
             d.price = price.or(match (amount, quantity) {
                 (Some(a), Some(q)) if !q.is_zero() => {
-                    let f = fee.unwrap_or_default();
+                    let f = fee.unwrap_or_default() + tax.filter(|_| taxed).unwrap_or_default();
                     let gross =
                         if matches!(kind, TransactionType::Buy | TransactionType::TransferIn) {
                             a - f
@@ -290,6 +291,9 @@ fn row(
                 _ => None,
             });
             d.fee = fee;
+            if taxed {
+                d.tax = tax;
+            }
         }
         TransactionType::Split => {
             d.symbol = symbol;

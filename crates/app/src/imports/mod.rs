@@ -3,7 +3,7 @@
 //! Wealthfolio's CSV, and any broker CSV with a column mapping.
 //!
 //! Every parser turns the file into [`Draft`]s (one row may give two, e.g. a
-//! Portfolio Performance purchase with taxes is a buy and a tax), each tagged
+//! Portfolio Performance dividend with fees is a dividend and a fee), each tagged
 //! with the file's own line number. A draft becomes a domain
 //! [`Transaction`] only when it has exactly the fields of its kind. The import
 //! is all or nothing: any bad row, unknown instrument or ledger violation
@@ -206,26 +206,38 @@ impl Draft {
                 let q = positive("quantity", self.quantity, true);
                 let p = positive("price", self.price, true);
                 let f = positive("fee", self.fee, false);
-                match (symbol, q, p, f) {
-                    (Some(symbol), Some(q), Some(p), Some(f)) => {
-                        let (quantity, price, fee) = (
+                // Only buys and sells carry a tax (deliveries have no cash leg).
+                let taxed = matches!(kind, TransactionType::Buy | TransactionType::Sell);
+                if !taxed && self.tax.is_some_and(|t| !t.is_zero()) {
+                    errors.push(FieldError::field(
+                        "tax",
+                        format!("does not apply to a {kind} transaction"),
+                    ));
+                }
+                let t = positive("tax", self.tax.filter(|_| taxed), false);
+                match (symbol, q, p, f, t) {
+                    (Some(symbol), Some(q), Some(p), Some(f), Some(t)) => {
+                        let (quantity, price, fee, tax) = (
                             Quantity::new(q.normalize()),
                             Price::new(p.normalize()),
                             Amount::new(f.normalize()),
+                            Amount::new(t.normalize()),
                         );
-                        match (quantity, price, fee) {
-                            (Ok(quantity), Ok(price), Ok(fee)) => Some(match kind {
+                        match (quantity, price, fee, tax) {
+                            (Ok(quantity), Ok(price), Ok(fee), Ok(tax)) => Some(match kind {
                                 TransactionType::Buy => TransactionKind::Buy {
                                     symbol,
                                     quantity,
                                     price,
                                     fee,
+                                    tax,
                                 },
                                 TransactionType::Sell => TransactionKind::Sell {
                                     symbol,
                                     quantity,
                                     price,
                                     fee,
+                                    tax,
                                 },
                                 TransactionType::TransferIn => TransactionKind::TransferIn {
                                     symbol,

@@ -105,7 +105,12 @@ fn row(get: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Draft>, Vec<FieldErro
             d.quantity = quantity;
             d.price = price;
             d.fee = fee;
-            for (field, v) in [("amount", amount), ("tax", tax)] {
+            // Buys and sells carry a tax; deliveries have no cash leg to tax.
+            let taxed = matches!(kind, TransactionType::Buy | TransactionType::Sell);
+            if taxed {
+                d.tax = tax;
+            }
+            for (field, v) in [("amount", amount), ("tax", tax.filter(|_| !taxed))] {
                 if v.is_some_and(|v| !v.is_zero()) {
                     c.fail(field, format!("does not apply to a {kind} transaction"));
                 }

@@ -3,10 +3,12 @@
 //!
 //! PP records **net** cash amounts in `Value`: a purchase debits gross plus
 //! fees plus taxes, a sale credits gross minus fees and taxes, a dividend
-//! credits gross minus taxes (and fees). The gross amount is rebuilt from Value, Fees and Taxes, so
-//! each becomes a Pricetrack transaction at its gross price; taxes on a trade
-//! become a stand-alone tax about the security and fees on income a
-//! stand-alone fee. A `;`-separated file is read with decimal commas
+//! credits gross minus taxes (and fees). The gross amount is rebuilt from
+//! Value, Fees and Taxes, so each becomes a Pricetrack transaction at its
+//! gross price. A buy's or sell's taxes stay on the trade (PP counts a
+//! purchase's taxes in its cost incl. costs and a sale's in its net
+//! proceeds); taxes on a delivery, which has no cash leg, become a
+//! stand-alone tax about the security, and fees on income a stand-alone fee. A `;`-separated file is read with decimal commas
 //! (`1.234,56`), a `,`-separated one with decimal points.
 
 use super::{
@@ -217,8 +219,13 @@ fn row(
                 _ => c.fail("shares", format!("a {ours} needs the number of shares")),
             }
             d.fee = Some(fees);
-            drafts.push(d);
-            drafts.extend(side(TransactionType::Tax, taxes, symbol.clone()));
+            if matches!(kind, PpType::Buy | PpType::Sell) {
+                d.tax = Some(taxes);
+                drafts.push(d);
+            } else {
+                drafts.push(d);
+                drafts.extend(side(TransactionType::Tax, taxes, symbol.clone()));
+            }
         }
         PpType::Dividend => {
             let mut d = security(&mut c, TransactionType::Dividend);

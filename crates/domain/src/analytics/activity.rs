@@ -214,25 +214,33 @@ impl From<&Transaction> for Activity {
                 quantity,
                 price,
                 fee,
-            } => ActivityKind::Buy(Trade::new(
-                symbol.clone(),
-                currency,
-                quantity.value(),
-                price.value(),
-                fee.value(),
-            )),
+                tax,
+            } => ActivityKind::Buy(
+                Trade::new(
+                    symbol.clone(),
+                    currency,
+                    quantity.value(),
+                    price.value(),
+                    fee.value(),
+                )
+                .with_tax(tax.value()),
+            ),
             TransactionKind::Sell {
                 symbol,
                 quantity,
                 price,
                 fee,
-            } => ActivityKind::Sell(Trade::new(
-                symbol.clone(),
-                currency,
-                quantity.value(),
-                price.value(),
-                fee.value(),
-            )),
+                tax,
+            } => ActivityKind::Sell(
+                Trade::new(
+                    symbol.clone(),
+                    currency,
+                    quantity.value(),
+                    price.value(),
+                    fee.value(),
+                )
+                .with_tax(tax.value()),
+            ),
             TransactionKind::Dividend {
                 symbol,
                 amount,

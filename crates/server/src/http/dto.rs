@@ -298,7 +298,8 @@ pub struct PortfolioIn {
 }
 
 /// A transaction on the wire. Which fields apply depends on `type`:
-/// buy/sell: symbol, quantity, price, fee; transfer_in/transfer_out (securities
+/// buy/sell: symbol, quantity, price, fee, tax (a tax paid on the trade,
+/// default 0); transfer_in/transfer_out (securities
 /// delivered in or out without a cash leg; `price` is the value per unit):
 /// symbol, quantity, price, fee; dividend: symbol, amount, tax;
 /// interest: amount, tax; fee/tax: amount (symbol optional);
@@ -319,7 +320,8 @@ pub struct TransactionIn {
     pub fee: Option<DecimalInput>,
     #[schema(value_type = Option<String>)]
     pub amount: Option<DecimalInput>,
-    /// Tax withheld on a dividend or interest.
+    /// Tax withheld on a dividend or interest, or paid on a buy or sell
+    /// (decimal string; default 0).
     #[schema(value_type = Option<String>)]
     pub tax: Option<DecimalInput>,
     /// Split ratio, `new:old` (e.g. `4:1`; `1:10` for a reverse split).
@@ -334,10 +336,12 @@ const TX_FIELDS: [&str; 7] = [
 
 fn allowed_fields(kind: TransactionType) -> &'static [&'static str] {
     match kind {
-        TransactionType::Buy
-        | TransactionType::Sell
-        | TransactionType::TransferIn
-        | TransactionType::TransferOut => &["symbol", "quantity", "price", "fee"],
+        TransactionType::Buy | TransactionType::Sell => {
+            &["symbol", "quantity", "price", "fee", "tax"]
+        }
+        TransactionType::TransferIn | TransactionType::TransferOut => {
+            &["symbol", "quantity", "price", "fee"]
+        }
         TransactionType::Dividend => &["symbol", "amount", "tax"],
         TransactionType::Interest => &["amount", "tax"],
         TransactionType::Fee | TransactionType::Tax => &["symbol", "amount"],
@@ -407,20 +411,22 @@ impl TransactionIn {
             | TransactionType::Sell
             | TransactionType::TransferIn
             | TransactionType::TransferOut => {
-                let (s, q, p, f) = (
+                let (s, q, p, f, t) = (
                     symbol(&mut c, true),
                     quantity(&mut c),
                     price(&mut c),
                     optional_amount(&mut c, "fee", &self.fee),
+                    optional_amount(&mut c, "tax", &self.tax),
                 );
-                match (s, q, p, f) {
-                    (Some(Some(symbol)), Some(quantity), Some(price), Some(fee)) => {
+                match (s, q, p, f, t) {
+                    (Some(Some(symbol)), Some(quantity), Some(price), Some(fee), Some(tax)) => {
                         Some(match kind {
                             TransactionType::Buy => TransactionKind::Buy {
                                 symbol,
                                 quantity,
                                 price,
                                 fee,
+                                tax,
                             },
                             TransactionType::TransferIn => TransactionKind::TransferIn {
                                 symbol,
@@ -439,6 +445,7 @@ impl TransactionIn {
                                 quantity,
                                 price,
                                 fee,
+                                tax,
                             },
                         })
                     }
@@ -566,15 +573,22 @@ impl From<&RecordedTransaction> for TransactionOut {
                 quantity,
                 price,
                 fee,
+                tax,
                 ..
             }
             | TransactionKind::Sell {
                 quantity,
                 price,
                 fee,
+                tax,
                 ..
+            } => {
+                out.quantity = Some(quantity.value());
+                out.price = Some(price.value());
+                out.fee = Some(fee.value());
+                out.tax = Some(tax.value());
             }
-            | TransactionKind::TransferIn {
+            TransactionKind::TransferIn {
                 quantity,
                 price,
                 fee,

@@ -753,6 +753,7 @@ fn trade(time: &str, symbol: &str, quantity: &str, sell: bool) -> Transaction {
             quantity,
             price,
             fee,
+            tax: Amount::ZERO,
         }
     } else {
         TransactionKind::Buy {
@@ -760,6 +761,7 @@ fn trade(time: &str, symbol: &str, quantity: &str, sell: bool) -> Transaction {
             quantity,
             price,
             fee,
+            tax: Amount::ZERO,
         }
     };
     Transaction::new(ts(time), Currency::USD, String::new(), kind).expect("transaction")

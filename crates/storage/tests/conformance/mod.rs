@@ -128,6 +128,7 @@ pub fn buy(time: &str, symbol: &str, q: &str, p: &str) -> Transaction {
             quantity: Quantity::parse(q).unwrap(),
             price: Price::parse(p).unwrap(),
             fee: Amount::parse("1.5").unwrap(),
+            tax: Amount::ZERO,
         },
     )
 }
@@ -140,6 +141,7 @@ pub fn sell(time: &str, symbol: &str, q: &str, p: &str) -> Transaction {
             quantity: Quantity::parse(q).unwrap(),
             price: Price::parse(p).unwrap(),
             fee: Amount::parse("0").unwrap(),
+            tax: Amount::ZERO,
         },
     )
 }
