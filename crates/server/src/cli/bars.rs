@@ -147,9 +147,35 @@ fn progress_bar(path: &Path, label: &'static str) -> ProgressBar {
     bar
 }
 
+/// Bar times seen for one series, for the duplicate check. Files are nearly always
+/// in time order, so times go into a sorted vector (8 bytes each); the rare time that
+/// arrives out of order is looked up there and kept in a set beside it.
+#[derive(Default)]
+struct SeenTimes {
+    ascending: Vec<i64>,
+    out_of_order: std::collections::BTreeSet<i64>,
+}
+
+impl SeenTimes {
+    /// Records `time`; false when it was seen before.
+    fn insert(&mut self, time: i64) -> bool {
+        match self.ascending.last() {
+            Some(&last) if time <= last => {
+                self.ascending.binary_search(&time).is_err() && self.out_of_order.insert(time)
+            }
+            _ => {
+                self.ascending.push(time);
+                true
+            }
+        }
+    }
+}
+
 /// Two passes over the file, streamed: the first validates every line (and
 /// checks the instruments exist), the second writes in chunks. An invalid file
-/// therefore changes nothing, and memory stays flat for any file size.
+/// therefore changes nothing. The file is never held in memory; what the first
+/// pass keeps is 8 bytes per row for the duplicate check (see [`SeenTimes`]) and
+/// the invalid lines.
 async fn import(
     ctx: &AppContext,
     path: &Path,
@@ -160,7 +186,7 @@ async fn import(
     let check = progress_bar(path, "checking");
     let mut errors: Vec<FieldError> = Vec::new();
     let mut bad_lines: HashSet<usize> = HashSet::new();
-    let mut seen: HashSet<(Symbol, i64)> = HashSet::new();
+    let mut seen: HashMap<Symbol, SeenTimes> = HashMap::new();
     let mut known: HashMap<Symbol, bool> = HashMap::new();
     let mut valid = 0u64;
     for row in open_rows(path, interval, symbols.clone(), &check)? {
@@ -190,7 +216,11 @@ async fn import(
                 "symbol",
                 format!("unknown instrument {}; add it first", parsed.bar.symbol),
             ))
-        } else if !seen.insert((parsed.bar.symbol.clone(), parsed.bar.time.as_second())) {
+        } else if !seen
+            .entry(parsed.bar.symbol.clone())
+            .or_default()
+            .insert(parsed.bar.time.as_second())
+        {
             Some((
                 "time",
                 format!(
@@ -218,11 +248,17 @@ async fn import(
     drop(seen);
 
     if !errors.is_empty() {
-        for e in errors.iter().take(MAX_PRINTED_ERRORS) {
+        // Every skipped line is listed; a rejected file lists enough to fix it by.
+        let shown = if skip_invalid {
+            errors.len()
+        } else {
+            MAX_PRINTED_ERRORS
+        };
+        for e in errors.iter().take(shown) {
             eprintln!("{}: {e}", if skip_invalid { "skipped" } else { "error" });
         }
-        if errors.len() > MAX_PRINTED_ERRORS {
-            eprintln!("… and {} more", errors.len() - MAX_PRINTED_ERRORS);
+        if errors.len() > shown {
+            eprintln!("… and {} more", errors.len() - shown);
         }
         if !skip_invalid {
             eprintln!(
@@ -325,4 +361,20 @@ async fn export(
     }
     out.flush()?;
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SeenTimes;
+
+    #[test]
+    fn duplicates_are_found_in_and_out_of_order() {
+        let mut seen = SeenTimes::default();
+        assert!(seen.insert(10) && seen.insert(20) && seen.insert(30));
+        assert!(!seen.insert(20), "a repeat of an ascending time");
+        assert!(seen.insert(15), "a new time out of order");
+        assert!(!seen.insert(15), "a repeat of an out-of-order time");
+        assert!(!seen.insert(30));
+        assert!(seen.insert(40));
+    }
 }

@@ -144,5 +144,15 @@ pub async fn acting_user(
     ctx: &AppContext,
     name: &str,
 ) -> anyhow::Result<pricetrack_app::ports::User> {
+    // A command run on a fresh database before `serve` ever started creates the
+    // first admin exactly as `serve` would, token line included, so it is not lost.
+    if name == "admin"
+        && let Some(issued) = auth::bootstrap_admin(ctx).await?
+    {
+        eprintln!(
+            "created user admin; API token (shown once): {}",
+            issued.secret
+        );
+    }
     Ok(auth::user_by_name(ctx, name).await?)
 }

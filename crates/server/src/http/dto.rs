@@ -20,19 +20,36 @@ pub struct DecimalInput(pub String);
 
 impl<'de> Deserialize<'de> for DecimalInput {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Text(String),
-            Int(i64),
+        /// Accepts a decimal string (preferred: exact) or a JSON number; anything else
+        /// is an error that says what was expected (serde adds the field's path).
+        struct DecimalVisitor;
+
+        impl serde::de::Visitor<'_> for DecimalVisitor {
+            type Value = DecimalInput;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a decimal number as a string, e.g. \"187.25\"")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(DecimalInput(v.to_owned()))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(DecimalInput(v.to_string()))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(DecimalInput(v.to_string()))
+            }
+
             // A float's shortest representation is what the sender wrote in nearly all cases.
-            Float(f64),
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(DecimalInput(v.to_string()))
+            }
         }
-        Ok(DecimalInput(match Raw::deserialize(d)? {
-            Raw::Text(s) => s,
-            Raw::Int(i) => i.to_string(),
-            Raw::Float(f) => f.to_string(),
-        }))
+
+        d.deserialize_any(DecimalVisitor)
     }
 }
 

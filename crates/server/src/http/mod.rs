@@ -142,11 +142,15 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 pub fn router(state: AppState) -> Router {
     let (api, doc) = api();
     let doc = Arc::new(doc);
-    let max_body = usize::try_from(state.settings.max_body_mb * 1024 * 1024).unwrap_or(usize::MAX);
+    let max_body_mb = state.settings.max_body_mb;
+    let max_body = usize::try_from(max_body_mb * 1024 * 1024).unwrap_or(usize::MAX);
     let api = api
         .route("/openapi.json", get(move || openapi_json(doc.clone())))
         .fallback(api_not_found)
-        .layer(DefaultBodyLimit::max(max_body));
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::map_response(move |response: Response| {
+            problem::problem_for_framework_errors(max_body_mb, response)
+        }));
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(healthz))

@@ -3,7 +3,7 @@
 use super::{
     AppState,
     dto::{PortfolioIn, PortfolioOut, TransactionIn, TransactionOut, parse_time},
-    extract::{ApiJson, ApiQuery, AuthUser},
+    extract::{ApiJson, ApiQuery, AuthUser, decode_json_value},
     instruments::parse_symbol,
     problem::{ApiError, ApiResult},
 };
@@ -210,14 +210,8 @@ pub async fn create_transaction(
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     // Decode by shape first so errors name the field rather than "did not match any variant".
     let (items, single) = match body {
-        serde_json::Value::Array(_) => (
-            serde_json::from_value::<Vec<TransactionIn>>(body).map_err(|e| json_field_error(&e))?,
-            false,
-        ),
-        other => (
-            vec![serde_json::from_value::<TransactionIn>(other).map_err(|e| json_field_error(&e))?],
-            true,
-        ),
+        serde_json::Value::Array(_) => (decode_json_value::<Vec<TransactionIn>>(body)?, false),
+        other => (vec![decode_json_value::<TransactionIn>(other)?], true),
     };
     let txs = parse_many(items)?;
     let recorded = portfolios::record_transactions(&state.ctx, &user, PortfolioId(id), txs).await?;
@@ -229,21 +223,6 @@ pub async fn create_transaction(
     }
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     Ok((StatusCode::CREATED, Json(value)))
-}
-
-fn json_field_error(e: &serde_json::Error) -> ApiError {
-    let text = e.to_string();
-    let field = text.find('`').and_then(|s| {
-        text[s + 1..]
-            .find('`')
-            .map(|l| text[s + 1..s + 1 + l].to_owned())
-    });
-    ApiError::invalid(vec![FieldError {
-        index: None,
-        line: None,
-        field,
-        reason: text,
-    }])
 }
 
 /// One transaction.

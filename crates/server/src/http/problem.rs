@@ -42,6 +42,15 @@ impl ApiError {
         }
     }
 
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The fields or rows at fault (empty for errors about the request as a whole).
+    pub fn errors(&self) -> &[FieldError] {
+        &self.errors
+    }
+
     pub fn bad_request(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, detail)
     }
@@ -152,3 +161,39 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Turns the framework's own error responses under `/api` — a path segment that is
+/// not a number, a body over the size limit, a method the route does not take — into
+/// problem documents like every other error there. `max_body_mb` names the limit.
+pub async fn problem_for_framework_errors(max_body_mb: u64, response: Response) -> Response {
+    let status = response.status();
+    let is_error = status.is_client_error() || status.is_server_error();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !is_error || is_problem {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let detail = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => format!(
+            "the request body is larger than the limit of {max_body_mb} MB \
+             (PRICETRACK_MAX_BODY_MB); send it in smaller batches"
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            "this route does not take that method; see /api/v1/openapi.json".to_owned()
+        }
+        _ if !text.is_empty() => text,
+        _ => status.canonical_reason().unwrap_or("error").to_owned(),
+    };
+    let mut out = ApiError::new(status, detail).into_response();
+    if let Some(allow) = parts.headers.get(header::ALLOW) {
+        out.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    out
+}

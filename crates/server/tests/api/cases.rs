@@ -827,10 +827,7 @@ pub async fn malformed_json_wrong_types_and_unknown_fields_get_field_errors(app:
         422,
     )
     .await;
-    assert!(
-        p["detail"].as_str().unwrap().contains("name") || p["errors"][0]["field"] == "name",
-        "{p}"
-    );
+    assert_eq!(p["errors"][0]["field"], "name", "{p}");
     let p = problem(
         app.post_json("/api/v1/portfolios", &json!({"name": "x", "colour": "red"}))
             .await,
@@ -856,6 +853,52 @@ pub async fn malformed_json_wrong_types_and_unknown_fields_get_field_errors(app:
         .unwrap();
     problem(r, 415).await;
     problem(app.get("/api/v1/nowhere").await, 404).await;
+}
+
+/// Every field-level mistake names its field, however deep: a transaction's wrong
+/// time type, a decimal sent as a boolean, an element of an array, a query parameter.
+pub async fn wrong_types_name_the_field_even_inside_arrays_and_queries(app: TestApp) {
+    app.add_instrument("AAPL", "stock", "USD").await;
+    let id = app.add_portfolio("Main").await;
+    let path = format!("/api/v1/portfolios/{id}/transactions");
+    let buy = json!({"type": "buy", "time": "2024-01-02", "symbol": "AAPL",
+                     "quantity": "1", "price": "10", "currency": "USD"});
+    let mut bad_time = buy.clone();
+    bad_time["time"] = json!(5);
+    let p = problem(app.post_json(&path, &bad_time).await, 422).await;
+    assert_eq!(p["errors"][0]["field"], "time", "{p}");
+    let mut bad_quantity = buy.clone();
+    bad_quantity["quantity"] = json!(true);
+    let p = problem(app.post_json(&path, &json!([buy, bad_quantity])).await, 422).await;
+    assert_eq!(p["errors"][0]["field"], "[1].quantity", "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("decimal"), "{p}");
+    let p = problem(app.get("/api/v1/instruments?limit=abc").await, 422).await;
+    assert_eq!(p["errors"][0]["field"], "limit", "{p}");
+    // Nothing was recorded by any of them.
+    let listed = json(app.get(&path).await).await;
+    assert_eq!(listed["total"], 0, "{listed}");
+}
+
+/// The framework's own refusals are problem documents too: an id that is not a
+/// number, a method a route does not take, a body over the configured limit.
+pub async fn framework_refusals_are_problem_documents(app: TestApp) {
+    let p = problem(app.get("/api/v1/portfolios/abc").await, 400).await;
+    assert!(p["detail"].as_str().unwrap().contains("abc"), "{p}");
+    let r = app
+        .request(Method::PATCH, "/api/v1/healthz-nope")
+        .send()
+        .await
+        .unwrap();
+    problem(r, 404).await;
+    let r = app
+        .request(Method::DELETE, "/api/v1/openapi.json")
+        .send()
+        .await
+        .unwrap();
+    let allow = r.headers().get("allow").cloned();
+    let p = problem(r, 405).await;
+    assert!(p["detail"].as_str().unwrap().contains("method"), "{p}");
+    assert!(allow.is_some(), "405 keeps its Allow header");
 }
 
 /// Every route served under /api/v1 appears in the OpenAPI document, and every documented route is served.

@@ -50,6 +50,50 @@ on_both_backends!(
     selling_more_than_is_held_is_refused_saying_how_much_is_held,
     holdings_show_quantity_cost_value_and_gain,
     malformed_json_wrong_types_and_unknown_fields_get_field_errors,
+    wrong_types_name_the_field_even_inside_arrays_and_queries,
+    framework_refusals_are_problem_documents,
     openapi_documents_every_route,
     tokens_can_be_created_listed_and_revoked,
 );
+
+/// A body over `PRICETRACK_MAX_BODY_MB` is a 413 problem naming the limit, and
+/// nothing of it is stored.
+async fn an_oversized_upload_is_a_413_problem_naming_the_limit(backend: harness::Backend) {
+    let settings = pricetrack_server::config::Settings {
+        max_body_mb: 1,
+        ..Default::default()
+    };
+    let Some(app) = harness::spawn_app_with(backend, settings).await else {
+        return;
+    };
+    app.add_instrument("AAPL", "stock", "USD").await;
+    let mut csv = String::from("time,open,high,low,close,volume\n");
+    let mut day = jiff::civil::date(1990, 1, 1);
+    while csv.len() <= 1 << 20 {
+        csv.push_str(&format!("{day},1.5,2.5,1.25,2.25,1000000\n"));
+        day = day.tomorrow().expect("a valid date");
+    }
+    let p = harness::problem(
+        app.post_csv("/api/v1/instruments/AAPL/bars?interval=1d", csv)
+            .await,
+        413,
+    )
+    .await;
+    let detail = p["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("1 MB") && detail.contains("PRICETRACK_MAX_BODY_MB"),
+        "{p}"
+    );
+    let bars = harness::json(app.get("/api/v1/instruments/AAPL/bars?interval=1d").await).await;
+    assert_eq!(bars["bars"].as_array().map(Vec::len), Some(0), "{bars}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_an_oversized_upload_is_a_413_problem_naming_the_limit() {
+    an_oversized_upload_is_a_413_problem_naming_the_limit(harness::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_an_oversized_upload_is_a_413_problem_naming_the_limit() {
+    an_oversized_upload_is_a_413_problem_naming_the_limit(harness::Backend::Postgres).await;
+}
