@@ -129,7 +129,11 @@ fn field_of(path: &str, message: &str) -> Option<String> {
             (false, None) => Some(path.to_owned()),
         };
     }
-    if at_root { named() } else { Some(path.to_owned()) }
+    if at_root {
+        named()
+    } else {
+        Some(path.to_owned())
+    }
 }
 
 /// Query strings whose rejections are problem documents naming the parameter.
