@@ -13,6 +13,27 @@ pub enum AmountError {
     NotPositive(Decimal),
     #[error("must not be negative, got {0}")]
     Negative(Decimal),
+    #[error("must be at most {max}, got {value}")]
+    TooLarge { value: Decimal, max: Decimal },
+}
+
+/// Upper bounds on what one transaction can carry. They keep every product and sum
+/// the ledger folds compute (quantity × price over thousands of trades) far inside
+/// `Decimal`'s range (≈ 7.9 × 10^28), so arithmetic on accepted input cannot
+/// overflow, while staying beyond any real holding: 10^13 units (more than the
+/// supply of most tokens), a unit price of 10^12, an amount of 10^15.
+const MAX_QUANTITY_DIGITS: u32 = 13;
+const MAX_PRICE_DIGITS: u32 = 12;
+const MAX_AMOUNT_DIGITS: u32 = 15;
+
+/// Fails when `d` exceeds 10^`digits`.
+fn at_most(d: Decimal, digits: u32) -> Result<(), AmountError> {
+    let max = Decimal::from(10_i64.pow(digits));
+    if d <= max {
+        Ok(())
+    } else {
+        Err(AmountError::TooLarge { value: d, max })
+    }
 }
 
 fn parse_decimal(raw: &str) -> Result<Decimal, AmountError> {
@@ -91,19 +112,21 @@ fn non_negative(d: Decimal) -> Result<(), AmountError> {
 }
 
 decimal_newtype!(
-    /// A unit price in a transaction: exact and strictly positive.
+    /// A unit price in a transaction: exact, strictly positive, at most 10^12.
     Price,
-    positive
+    |d| positive(d).and_then(|()| at_most(d, MAX_PRICE_DIGITS))
 );
 decimal_newtype!(
-    /// A number of units traded: exact and strictly positive (direction is the transaction's kind).
+    /// A number of units traded: exact, strictly positive (direction is the
+    /// transaction's kind), at most 10^13.
     Quantity,
-    positive
+    |d| positive(d).and_then(|()| at_most(d, MAX_QUANTITY_DIGITS))
 );
 decimal_newtype!(
-    /// A non-negative cash amount (fee, dividend, deposit…) whose sign is given by the transaction's kind.
+    /// A non-negative cash amount (fee, dividend, deposit…) whose sign is given by
+    /// the transaction's kind; at most 10^15.
     Amount,
-    non_negative
+    |d| non_negative(d).and_then(|()| at_most(d, MAX_AMOUNT_DIGITS))
 );
 
 impl Amount {
@@ -130,6 +153,32 @@ impl Money {
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.amount, self.currency)
+    }
+}
+
+#[cfg(test)]
+mod bound_tests {
+    use super::*;
+
+    #[test]
+    fn amounts_beyond_any_real_holding_are_refused_so_folds_cannot_overflow() {
+        assert!(Quantity::parse("10000000000000").is_ok());
+        assert!(matches!(
+            Quantity::parse("1e20"),
+            Err(AmountError::TooLarge { .. })
+        ));
+        assert!(Price::parse("1000000000000").is_ok());
+        assert!(Price::parse("1000000000000.01").is_err());
+        assert!(Amount::parse("1e15").is_ok());
+        let err = Amount::parse("79228162514264337593543950335").unwrap_err();
+        assert!(
+            err.to_string().contains("at most 1000000000000000"),
+            "{err}"
+        );
+        // The largest trade times the largest price stays far inside Decimal.
+        let trade =
+            Quantity::parse("1e13").unwrap().value() * Price::parse("1e12").unwrap().value();
+        assert!(trade.checked_mul(Decimal::from(1_000)).is_some());
     }
 }
 

@@ -872,6 +872,12 @@ pub async fn wrong_types_name_the_field_even_inside_arrays_and_queries(app: Test
     let p = problem(app.post_json(&path, &json!([buy, bad_quantity])).await, 422).await;
     assert_eq!(p["errors"][0]["field"], "[1].quantity", "{p}");
     assert!(p["detail"].as_str().unwrap().contains("decimal"), "{p}");
+    // Amounts no real holding reaches are refused, so ledger arithmetic cannot overflow.
+    let mut huge = buy.clone();
+    huge["quantity"] = json!("1e20");
+    huge["price"] = json!("1e10");
+    let p = problem(app.post_json(&path, &huge).await, 422).await;
+    assert_eq!(p["errors"][0]["field"], "quantity", "{p}");
     let p = problem(app.get("/api/v1/instruments?limit=abc").await, 422).await;
     assert_eq!(p["errors"][0]["field"], "limit", "{p}");
     // Nothing was recorded by any of them.
