@@ -42,8 +42,10 @@ pub enum BarsCommand {
     },
     /// Export an instrument's bars.
     Export {
+        /// The instrument whose bars to write.
         #[arg(long)]
         symbol: String,
+        /// Bar interval: 1m, 5m, 15m, 1h, 1d, 1wk or 1mo.
         #[arg(long, default_value = "1d")]
         interval: String,
         /// Inclusive start (RFC 3339, date or unix seconds).
@@ -52,6 +54,7 @@ pub enum BarsCommand {
         /// Inclusive end.
         #[arg(long)]
         to: Option<String>,
+        /// csv (the import format) or json.
         #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
         format: ExportFormat,
         /// Write here instead of standard output.

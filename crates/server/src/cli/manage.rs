@@ -18,7 +18,9 @@ use std::process::ExitCode;
 pub enum InstrumentCommand {
     /// Add an instrument.
     Add {
+        /// Ticker or free name, upper case: AAPL, BRK.B, BTC-USD, GC=F, ROLEX-SUB-2019.
         symbol: String,
+        /// Display name.
         #[arg(long)]
         name: String,
         /// stock, etf, fund, bond, crypto, commodity, fx, index or item.
@@ -27,11 +29,14 @@ pub enum InstrumentCommand {
         /// Quote currency (ISO 4217 or a crypto code).
         #[arg(long)]
         currency: String,
+        /// Exchange code (NASDAQ, NYSE, LSE, XETRA, EURONEXT, TSE…): decides the
+        /// market calendar the refresh follows.
         #[arg(long)]
         exchange: Option<String>,
         /// Market-data provider (default: manual for items, yahoo otherwise).
         #[arg(long)]
         provider: Option<String>,
+        /// The provider's own symbol when it differs (e.g. `bitcoin` on CoinGecko).
         #[arg(long)]
         provider_symbol: Option<String>,
         /// First trading day (YYYY-MM-DD): bars before it are quarantined.
@@ -40,11 +45,13 @@ pub enum InstrumentCommand {
     },
     /// List instruments.
     List {
+        /// Only this kind (stock, etf, fund, bond, crypto, commodity, fx, index, item).
         #[arg(long)]
         kind: Option<String>,
         /// Part of the symbol or name.
         #[arg(long)]
         search: Option<String>,
+        /// At most this many rows.
         #[arg(long, default_value_t = 1000)]
         limit: u32,
     },
@@ -149,6 +156,7 @@ pub async fn instrument(ctx: &AppContext, cmd: InstrumentCommand) -> anyhow::Res
 pub enum PortfolioCommand {
     /// List a user's portfolios.
     List {
+        /// The user to act as.
         #[arg(long, default_value = "admin")]
         user: String,
     },
@@ -158,6 +166,7 @@ pub enum PortfolioCommand {
         /// Base (reporting) currency.
         #[arg(long, default_value = "USD")]
         currency: String,
+        /// The user to act as.
         #[arg(long, default_value = "admin")]
         user: String,
     },
@@ -165,6 +174,7 @@ pub enum PortfolioCommand {
     Rm {
         /// Name or id.
         portfolio: String,
+        /// The user to act as.
         #[arg(long, default_value = "admin")]
         user: String,
     },
@@ -178,6 +188,7 @@ pub enum PortfolioCommand {
         at: Option<String>,
         #[command(flatten)]
         period: super::analytics::PeriodArgs,
+        /// The user to act as.
         #[arg(long, default_value = "admin")]
         user: String,
     },
@@ -188,6 +199,7 @@ pub enum PortfolioCommand {
         portfolio: String,
         #[command(flatten)]
         period: super::analytics::PeriodArgs,
+        /// The user to act as.
         #[arg(long, default_value = "admin")]
         user: String,
     },
@@ -201,6 +213,7 @@ pub enum PortfolioCommand {
         /// 1d, 1wk or 1mo.
         #[arg(long)]
         interval: Option<String>,
+        /// The user to act as.
         #[arg(long, default_value = "admin")]
         user: String,
     },
@@ -209,6 +222,7 @@ pub enum PortfolioCommand {
         /// Name or id.
         portfolio: String,
         method: String,
+        /// The user to act as.
         #[arg(long, default_value = "admin")]
         user: String,
     },
@@ -216,6 +230,7 @@ pub enum PortfolioCommand {
     Transactions {
         /// Name or id.
         portfolio: String,
+        /// The user to act as.
         #[arg(long, default_value = "admin")]
         user: String,
     },
@@ -414,19 +429,23 @@ pub async fn user(ctx: &AppContext, cmd: UserCommand) -> anyhow::Result<ExitCode
 pub enum TokenCommand {
     /// Create an API token (printed once).
     Create {
+        /// The user to act as.
         #[arg(long, default_value = "admin")]
         user: String,
+        /// A note to tell tokens apart (e.g. the machine using it).
         #[arg(long, default_value = "")]
         label: String,
     },
     /// List a user's tokens (never the secrets).
     List {
+        /// The user to act as.
         #[arg(long, default_value = "admin")]
         user: String,
     },
     /// Revoke a token by id.
     Revoke {
         id: i64,
+        /// The user to act as.
         #[arg(long, default_value = "admin")]
         user: String,
     },

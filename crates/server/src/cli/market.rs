@@ -60,10 +60,13 @@ pub struct StatusArgs {
 pub enum QuarantineCommand {
     /// List quarantined records, newest first.
     List {
+        /// Only this instrument.
         #[arg(long)]
         symbol: Option<String>,
+        /// At most this many records.
         #[arg(long, default_value_t = 100)]
         limit: u32,
+        /// Skip this many records first (paging).
         #[arg(long, default_value_t = 0)]
         offset: u64,
     },
@@ -77,6 +80,7 @@ pub enum QuarantineCommand {
     /// Delete a quarantined record without storing it.
     Drop {
         id: i64,
+        /// The user to act as.
         #[arg(long, default_value = "admin")]
         user: String,
     },

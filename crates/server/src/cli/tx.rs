@@ -30,15 +30,18 @@ pub enum TxCommand {
         /// Portfolio name or id.
         #[arg(long)]
         portfolio: String,
+        /// File format (see above).
         #[arg(long, default_value = "ours")]
         format: String,
         #[command(flatten)]
         mapping: MappingArgs,
+        /// The user to act as.
         #[arg(long, default_value = "admin")]
         user: String,
     },
     /// Export a portfolio's transactions as our CSV (the import format) or JSON.
     Export {
+        /// Portfolio name or id.
         #[arg(long)]
         portfolio: String,
         /// csv or json.
@@ -47,6 +50,7 @@ pub enum TxCommand {
         /// Write to this file instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
+        /// The user to act as.
         #[arg(long, default_value = "admin")]
         user: String,
     },
