@@ -19,7 +19,7 @@ use pricetrack_domain::{
         income::{Granularity, IncomeBucket},
         pp::Delta,
         risk::{MaxDrawdown, drawdown_series, max_drawdown, volatility},
-        roai::{RoaiFigures, RoaiHolding, sum_figures},
+        roai::{RoaiFigures, RoaiHolding, portfolio_figures},
         statement::{PeriodStatement, TotalsScope, activity_totals, period_statement},
         twr::ttwror,
         valuation::CashTreatment,
@@ -299,12 +299,12 @@ impl<'a> PortfolioAnalytics<'a> {
 
     fn roai(&self, date: Date) -> AnalyticsResult<RoaiFigures> {
         let inputs = self.inputs();
-        let figures = self
+        let holdings = self
             .ledger
             .holdings_symbols()
-            .map(|s| RoaiHolding::new(inputs, &s.symbol)?.figures_at(date))
+            .map(|s| RoaiHolding::new(inputs, &s.symbol))
             .collect::<AnalyticsResult<Vec<_>>>()?;
-        Ok(sum_figures(date, &figures))
+        portfolio_figures(&holdings, date, false)
     }
 
     fn cash_balances(&self, date: Date) -> AnalyticsResult<Vec<CashBalanceView>> {

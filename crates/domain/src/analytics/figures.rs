@@ -12,7 +12,7 @@ use super::{
     period::Period,
     pp::{self, TRADE_METHOD},
     risk::{max_drawdown, volatility},
-    roai::{RoaiFigures, RoaiHolding, sum_figures},
+    roai::{RoaiFigures, RoaiHolding, portfolio_figures},
     statement::{TotalsScope, activity_totals, period_capital_gains, period_irr},
     twr::{TwrSeries, ttwror},
     valuation::{CashTreatment, ValuationSeries},
@@ -239,21 +239,11 @@ impl<'a> FigureContext<'a> {
     }
 
     fn roai(&self, date: Date) -> Result<RoaiFigures, FigureError> {
-        let figures = self
-            .holdings()?
-            .iter()
-            .map(|h| h.figures_at(date))
-            .collect::<AnalyticsResult<Vec<_>>>()?;
-        Ok(sum_figures(date, &figures))
+        Ok(portfolio_figures(self.holdings()?, date, false)?)
     }
 
     fn roai_eval_fx(&self, date: Date) -> Result<RoaiFigures, FigureError> {
-        let figures = self
-            .holdings()?
-            .iter()
-            .map(|h| h.figures_at_evaluation_rate(date))
-            .collect::<AnalyticsResult<Vec<_>>>()?;
-        Ok(sum_figures(date, &figures))
+        Ok(portfolio_figures(self.holdings()?, date, true)?)
     }
 
     /// Σ over holdings of a figure of each one's history under a lot method,

@@ -60,6 +60,9 @@ pub struct RoaiFigures {
     /// net performance ÷ mean of the positive daily total investments from
     /// the day before the first activity to this day.
     pub net_performance_pct_avg_daily_investment: Decimal,
+    /// That mean: the denominator of the previous figure (0 when no day
+    /// had a positive total investment).
+    pub average_daily_investment: Decimal,
 }
 
 /// One holding's histories, in its quote currency and in the base currency.
@@ -141,7 +144,7 @@ impl<'a> RoaiHolding<'a> {
             market_price,
             market_price_base,
             current_value,
-            &self.in_base,
+            (&self.in_base, Decimal::ONE),
         ))
     }
 
@@ -175,18 +178,28 @@ impl<'a> RoaiHolding<'a> {
             s.trade_fees *= rate;
             s
         };
-        let converted = self.assemble(
+        // TWI and the average daily investment of the quote-currency
+        // history, converted at the same rate.
+        Ok(self.assemble(
             date,
             &at_rate(&quote_state),
             &quote_state,
             market_price,
             market_price.map(|p| p * rate),
             current_value * rate,
-            &self.in_quote,
-        );
-        // TWI in the quote currency, converted at the same rate.
-        let twi = time_weighted_investment(self.in_quote.checkpoints(), day).map(|t| t * rate);
-        Ok(with_twi(converted, twi))
+            (&self.in_quote, rate),
+        ))
+    }
+
+    /// The quote currency → base rate at the evaluation date.
+    fn evaluation_rate(&self) -> AnalyticsResult<Decimal> {
+        let ledger = self.inputs.ledger;
+        rate_or_error(
+            self.inputs.fx,
+            ledger.symbol_at(self.symbol).quote_currency,
+            ledger.base_currency(),
+            ledger.evaluation_date(),
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -198,7 +211,7 @@ impl<'a> RoaiHolding<'a> {
         market_price: Option<Decimal>,
         market_price_base: Option<Decimal>,
         current_value: Decimal,
-        history: &PositionHistory,
+        (history, factor): (&PositionHistory, Decimal),
     ) -> RoaiFigures {
         let day = day_of(date);
         let gross = state.realized_gain + current_value - state.cost_basis;
@@ -207,7 +220,9 @@ impl<'a> RoaiHolding<'a> {
             .cost_basis
             .checked_div(quote_state.quantity)
             .map_or(Decimal::ZERO, |p| p.abs());
-        let average_daily = average_daily_investment(history.checkpoints(), day);
+        let average_daily =
+            average_daily_investment(history.checkpoints(), day).map(|a| a * factor);
+        let twi = time_weighted_investment(history.checkpoints(), day).map(|t| t * factor);
         let figures = RoaiFigures {
             date,
             quantity: state.quantity,
@@ -225,15 +240,21 @@ impl<'a> RoaiHolding<'a> {
             gross_performance_pct: Decimal::ZERO,
             net_performance_pct: Decimal::ZERO,
             net_performance_pct_chart: Decimal::ZERO,
-            net_performance_pct_avg_daily_investment: average_daily
-                .and_then(|avg| net.checked_div(avg))
-                .unwrap_or(Decimal::ZERO),
+            net_performance_pct_avg_daily_investment: Decimal::ZERO,
+            average_daily_investment: Decimal::ZERO,
         };
-        with_twi(
-            figures,
-            time_weighted_investment(history.checkpoints(), day),
-        )
+        with_twi(with_average_daily(figures, average_daily), twi)
     }
+}
+
+/// Fills in the average daily investment and the percentage that divides by it.
+fn with_average_daily(mut f: RoaiFigures, average: Option<Decimal>) -> RoaiFigures {
+    f.average_daily_investment = average.unwrap_or(Decimal::ZERO);
+    f.net_performance_pct_avg_daily_investment = average
+        .filter(|a| *a > Decimal::ZERO)
+        .and_then(|a| f.net_performance.checked_div(a))
+        .unwrap_or(Decimal::ZERO);
+    f
 }
 
 /// Fills in TWI and the percentages that divide by it.
@@ -276,7 +297,7 @@ pub(crate) fn time_weighted_investment(checkpoints: &[PositionState], end: Day) 
 }
 
 /// Mean of the positive I(d) for d from the day before the first activity
-/// to `end`, both included.
+/// to `end`, both included (I = total investment after the day's activities).
 pub(crate) fn average_daily_investment(checkpoints: &[PositionState], end: Day) -> Option<Decimal> {
     let mut sum = Decimal::ZERO;
     let mut days = 0_i64;
@@ -294,23 +315,78 @@ pub(crate) fn average_daily_investment(checkpoints: &[PositionState], end: Day) 
     (days > 0).then(|| sum / Decimal::from(days))
 }
 
-/// Sums figures over several holdings; percentages are recomputed from the
-/// sums (Σ performance ÷ Σ TWI), quantities and prices are not summed.
-pub fn sum_figures(date: Date, figures: &[RoaiFigures]) -> RoaiFigures {
-    if let [single] = figures {
-        return single.clone();
+/// [`average_daily_investment`] of a portfolio: the mean of the positive
+/// I(d) = Σ factor × total investment of each history after day d, over the
+/// days to `end` (the portfolio's own daily total investment, as Ghostfolio
+/// averages it for the portfolio's chart; not a sum of the holdings' means).
+fn portfolio_average_daily_investment(
+    histories: &[(&PositionHistory, Decimal)],
+    end: Day,
+) -> Option<Decimal> {
+    // The day-by-day changes of I, one per checkpoint.
+    let mut changes: Vec<(Day, Decimal)> =
+        Vec::with_capacity(histories.iter().map(|(h, _)| h.checkpoints().len()).sum());
+    for (history, factor) in histories {
+        let mut previous = Decimal::ZERO;
+        for c in history.checkpoints().iter().take_while(|c| c.day <= end) {
+            let value = c.cost_basis * *factor;
+            changes.push((c.day, value - previous));
+            previous = value;
+        }
+    }
+    // Same-day changes are summed, so their order does not matter.
+    changes.sort_unstable_by_key(|c| c.0);
+    let (mut total, mut sum, mut days) = (Decimal::ZERO, Decimal::ZERO, 0_i64);
+    for (k, &(day, change)) in changes.iter().enumerate() {
+        total += change;
+        let next = match changes.get(k + 1) {
+            Some(&(next, _)) if next == day => continue,
+            Some(&(next, _)) => next,
+            None => end + 1,
+        };
+        if total > Decimal::ZERO {
+            let n = i64::from(next - day);
+            sum += total * Decimal::from(n);
+            days += n;
+        }
+    }
+    (days > 0).then(|| sum / Decimal::from(days))
+}
+
+/// Ghostfolio's figures of a whole portfolio at a day's close: the holdings'
+/// figures summed, percentages recomputed from the sums (Σ performance ÷ Σ
+/// TWI, as Ghostfolio's portfolio calculator does), and the average daily
+/// investment that of the portfolio's own daily total investment, so every
+/// holding counts from its purchase on, whatever its performance. With
+/// `at_evaluation_rate`, every amount at the evaluation date's rate (the
+/// figures without currency effect).
+pub fn portfolio_figures(
+    holdings: &[RoaiHolding<'_>],
+    date: Date,
+    at_evaluation_rate: bool,
+) -> AnalyticsResult<RoaiFigures> {
+    let figures_of = |h: &RoaiHolding<'_>| {
+        if at_evaluation_rate {
+            h.figures_at_evaluation_rate(date)
+        } else {
+            h.figures_at(date)
+        }
+    };
+    if let [single] = holdings {
+        return figures_of(single);
+    }
+    let mut figures = Vec::with_capacity(holdings.len());
+    let mut histories = Vec::with_capacity(holdings.len());
+    for h in holdings {
+        figures.push(figures_of(h)?);
+        histories.push(if at_evaluation_rate {
+            (&h.in_quote, h.evaluation_rate()?)
+        } else {
+            (&h.in_base, Decimal::ONE)
+        });
     }
     let sum = |f: fn(&RoaiFigures) -> Decimal| figures.iter().map(f).sum::<Decimal>();
     let twi_total = sum(|f| f.time_weighted_investment);
-    let net = sum(|f| f.net_performance);
-    // Σ of the per-holding average-daily denominators.
-    let avg_den: Decimal = figures
-        .iter()
-        .filter_map(|f| {
-            f.net_performance
-                .checked_div(f.net_performance_pct_avg_daily_investment)
-        })
-        .sum();
     let summed = RoaiFigures {
         date,
         quantity: Decimal::ZERO,
@@ -322,17 +398,18 @@ pub fn sum_figures(date: Date, figures: &[RoaiFigures]) -> RoaiFigures {
         total_investment_asset_ccy: Decimal::ZERO,
         realized_gain: sum(|f| f.realized_gain),
         gross_performance: sum(|f| f.gross_performance),
-        net_performance: net,
+        net_performance: sum(|f| f.net_performance),
         trade_fees: sum(|f| f.trade_fees),
         time_weighted_investment: Decimal::ZERO,
         gross_performance_pct: Decimal::ZERO,
         net_performance_pct: Decimal::ZERO,
         net_performance_pct_chart: Decimal::ZERO,
-        net_performance_pct_avg_daily_investment: if avg_den > Decimal::ZERO {
-            net.checked_div(avg_den).unwrap_or(Decimal::ZERO)
-        } else {
-            Decimal::ZERO
-        },
+        net_performance_pct_avg_daily_investment: Decimal::ZERO,
+        average_daily_investment: Decimal::ZERO,
     };
-    with_twi(summed, (twi_total > Decimal::ZERO).then_some(twi_total))
+    let average_daily = portfolio_average_daily_investment(&histories, day_of(date));
+    Ok(with_twi(
+        with_average_daily(summed, average_daily),
+        (twi_total > Decimal::ZERO).then_some(twi_total),
+    ))
 }
