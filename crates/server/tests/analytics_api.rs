@@ -37,6 +37,7 @@ on_both_backends!(
     summary_reports_the_period_figures_twr_and_xirr,
     performance_series_are_daily_weekly_or_monthly,
     holdings_at_a_past_date_use_that_days_close,
+    holdings_at_a_past_date_list_that_dates_open_lots,
     unknown_periods_and_parameters_are_422_naming_the_field,
     a_missing_fx_rate_is_a_422_naming_the_pair_and_date_until_the_rate_is_stored,
     values_convert_at_stored_fx_rates_and_their_inverse,
@@ -1379,4 +1380,79 @@ async fn a_trades_tax_is_a_cost_of_the_trade(app: TestApp) {
         .await;
     let body = problem(r, 422).await;
     assert_eq!(body["errors"][0]["field"], "tax", "{body}");
+}
+
+/// FIFO: buy 10 at 100, then 5 at 110, sell 12 at 130 on 1 March.
+async fn holdings_at_a_past_date_list_that_dates_open_lots(app: TestApp) {
+    app.add_instrument("AAPL", "stock", "USD").await;
+    let r = app
+        .post_json(
+            "/api/v1/portfolios",
+            &json!({"name": "Lots", "base_currency": "USD", "cost_basis_method": "fifo"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let p = json(r).await["id"].as_i64().unwrap();
+    record(
+        &app,
+        p,
+        json!([
+            tx("buy", "AAPL", "2024-01-02", "10", "100"),
+            tx("buy", "AAPL", "2024-02-01", "5", "110"),
+            tx("sell", "AAPL", "2024-03-01", "12", "130"),
+        ]),
+    )
+    .await;
+    bars(
+        &app,
+        "AAPL",
+        &[("2024-01-02", "100"), ("2024-06-14", "150")],
+    )
+    .await;
+    let lots = |h: &Value| -> Vec<(String, String, String)> {
+        h["positions"][0]["open_lots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["acquired"].as_str().unwrap().to_owned(),
+                    l["quantity"].as_str().unwrap().to_owned(),
+                    l["cost"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let then = get_ok(
+        &app,
+        &format!("/api/v1/portfolios/{p}/holdings?at=2024-02-15"),
+    )
+    .await;
+    assert_eq!(
+        lots(&then),
+        [
+            ("2024-01-02".to_owned(), "10".to_owned(), "1000".to_owned()),
+            ("2024-02-01".to_owned(), "5".to_owned(), "550".to_owned())
+        ],
+        "{then}"
+    );
+    let first = get_ok(
+        &app,
+        &format!("/api/v1/portfolios/{p}/holdings?at=2024-01-15"),
+    )
+    .await;
+    assert_eq!(
+        lots(&first),
+        [("2024-01-02".to_owned(), "10".to_owned(), "1000".to_owned())]
+    );
+    // After the sale: 3 units of the second lot, today and at a past date alike.
+    let expected = [("2024-02-01".to_owned(), "3".to_owned(), "330".to_owned())];
+    let after = get_ok(
+        &app,
+        &format!("/api/v1/portfolios/{p}/holdings?at=2024-03-15"),
+    )
+    .await;
+    assert_eq!(lots(&after), expected, "{after}");
+    let now = get_ok(&app, &format!("/api/v1/portfolios/{p}/holdings")).await;
+    assert_eq!(lots(&now), expected, "{now}");
 }

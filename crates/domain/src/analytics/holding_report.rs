@@ -91,12 +91,14 @@ pub fn holdings_at(
 ) -> AnalyticsResult<Vec<HoldingReport>> {
     let ledger = inputs.ledger;
     let base = ledger.base_currency();
+    // Before the evaluation date, fold only up to the date: the open lots are then its own.
+    let until = (date < ledger.evaluation_date()).then(|| day_of(date));
     let mut reports = Vec::new();
     for (index, info) in ledger.symbols().iter().enumerate() {
         if !info.has_units {
             continue;
         }
-        let in_base = inputs.position_history(index, base, method)?;
+        let in_base = inputs.position_history_until(index, base, method, until)?;
         let state = in_base.at(date);
         if !state.is_open() {
             continue;
@@ -107,11 +109,7 @@ pub fn holdings_at(
         let rate = rate_or_error(inputs.fx, info.quote_currency, base, date)?;
         let unrealized = state.unrealized_gain_by(method, market_value);
         let price_effect = market_value - quote_cost * rate;
-        let open_lots = if in_base.open_lots.is_empty() || date < ledger.evaluation_date() {
-            Vec::new()
-        } else {
-            in_base.open_lots.clone()
-        };
+        let open_lots = in_base.open_lots;
         reports.push(HoldingReport {
             symbol: info.symbol.clone(),
             quote_currency: info.quote_currency,

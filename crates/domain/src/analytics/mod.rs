@@ -76,6 +76,17 @@ impl<'a> Inputs<'a> {
         currency: Currency,
         method: CostBasisMethod,
     ) -> AnalyticsResult<PositionHistory> {
+        self.position_history_until(symbol, currency, method, None)
+    }
+
+    /// The fold up to the close of `until` (its open lots are that day's).
+    pub(crate) fn position_history_until(
+        &self,
+        symbol: usize,
+        currency: Currency,
+        method: CostBasisMethod,
+        until: Option<day::Day>,
+    ) -> AnalyticsResult<PositionHistory> {
         position::fold_position(
             &position::FoldSpec {
                 ledger: self.ledger,
@@ -83,6 +94,7 @@ impl<'a> Inputs<'a> {
                 target: currency,
                 method,
                 revalue_at: None,
+                until,
             },
             symbol,
         )

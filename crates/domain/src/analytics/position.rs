@@ -319,6 +319,9 @@ pub(crate) struct FoldSpec<'a> {
     /// Restate the cost of the units held at the close of this day to their
     /// value then (reporting periods use the period-start value as cost).
     pub revalue_at: Option<(Day, &'a UnitValue<'a>)>,
+    /// Stop after the activities of this day, so the open lots are those of
+    /// its close (`None`: the whole ledger).
+    pub until: Option<Day>,
 }
 
 /// The running state of the fold.
@@ -350,6 +353,9 @@ pub(crate) fn fold_position(
     let mut revalued = spec.revalue_at.is_none();
     for &index in &info.entries {
         let entry = &ledger.entries()[index];
+        if spec.until.is_some_and(|until| entry.day > until) {
+            break;
+        }
         if !revalued
             && let Some((day, _)) = spec.revalue_at
             && entry.day > day

@@ -270,6 +270,7 @@ pub fn period_capital_gains(
                 target: base,
                 method,
                 revalue_at: Some((start, &at_start)),
+                until: None,
             },
             index,
         )?;
