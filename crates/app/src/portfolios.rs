@@ -8,7 +8,7 @@ use crate::ports::{
     RecordedTransaction, StoreError, TransactionFilter, User,
 };
 use pricetrack_domain::{
-    Holdings, HoldingsError, PortfolioId, Symbol, Transaction, TransactionId, fold_holdings,
+    HoldingsError, PortfolioId, Symbol, Transaction, TransactionId, fold_holdings,
 };
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
@@ -266,31 +266,6 @@ pub async fn list_transactions(
 ) -> AppResult<Page<RecordedTransaction>> {
     get_portfolio(ctx, actor, portfolio).await?;
     Ok(ctx.store.list_transactions(portfolio, filter, page).await?)
-}
-
-/// Current holdings, valued at each instrument's latest close.
-pub async fn holdings(
-    ctx: &AppContext,
-    actor: &User,
-    portfolio: PortfolioId,
-) -> AppResult<Holdings> {
-    get_portfolio(ctx, actor, portfolio).await?;
-    let ledger = ctx.store.ledger(portfolio).await?;
-    let mut prices = BTreeMap::new();
-    for symbol in ledger.iter().filter_map(|r| r.transaction.symbol()) {
-        if prices.contains_key(symbol) {
-            continue;
-        }
-        if let Ok(q) = crate::bars::quote(ctx, symbol).await
-            && let Some(p) = decimal_from_f64(q.price)
-        {
-            prices.insert(symbol.clone(), p);
-        }
-    }
-    Ok(fold_holdings(
-        ledger.iter().map(|r| &r.transaction),
-        &prices,
-    )?)
 }
 
 /// The shortest decimal that prints as the same `f64` (so 187.25 stays 187.25).

@@ -1,8 +1,11 @@
 //! The holdings fold: transactions in, positions and cash out.
 //!
 //! Average-cost basis, fees excluded from the basis (they are reported
-//! separately), splits applied in place. The analytics module builds the
-//! other lot methods and returns on top of this.
+//! separately), splits applied in place. This fold is the ledger's validator
+//! (no sale of more than is held, no split of nothing); the analytics
+//! (`analytics`) compute the figures. Both read a day the same way: a split
+//! applies to the units held at the start of its (UTC) day, before that day's
+//! other activities, which are already in post-split units.
 
 use crate::{Currency, Symbol, Transaction, TransactionKind};
 use rust_decimal::Decimal;
@@ -67,7 +70,7 @@ pub enum HoldingsError {
         held: Decimal,
         time: jiff::Timestamp,
     },
-    #[error("cannot split {symbol} on {time}: no units held")]
+    #[error("cannot split {symbol} on {time}: no units held at the start of that (UTC) day")]
     SplitWithoutPosition {
         symbol: Symbol,
         time: jiff::Timestamp,
@@ -98,8 +101,28 @@ impl Position {
     }
 }
 
+/// Transactions in the order they are applied: as given, except that a split
+/// goes first on its UTC day (the order the analytics' ledger uses).
+fn splits_first_on_their_day<'a>(
+    transactions: impl IntoIterator<Item = &'a Transaction>,
+) -> Vec<&'a Transaction> {
+    let mut ordered: Vec<&Transaction> = transactions.into_iter().collect();
+    let is_split = |tx: &Transaction| matches!(tx.kind, TransactionKind::Split { .. });
+    if ordered.iter().any(|tx| is_split(tx)) {
+        // Stable: the other transactions keep their order.
+        ordered.sort_by_key(|tx| {
+            (
+                crate::analytics::activity::transaction_date(tx),
+                !is_split(tx),
+            )
+        });
+    }
+    ordered
+}
+
 /// Folds transactions, which must be in chronological order (same-time
-/// transactions in the order they were recorded), into holdings.
+/// transactions in the order they were recorded), into holdings. A split
+/// applies before the other transactions of its day.
 ///
 /// Fails when a sell exceeds the quantity held at that moment, naming how much was held.
 pub fn fold_holdings<'a>(
@@ -109,7 +132,7 @@ pub fn fold_holdings<'a>(
     let mut positions: BTreeMap<Symbol, Position> = BTreeMap::new();
     let mut cash: BTreeMap<Currency, Decimal> = BTreeMap::new();
 
-    for tx in transactions {
+    for tx in splits_first_on_their_day(transactions) {
         *cash.entry(tx.currency).or_default() += tx.cash_effect();
         match &tx.kind {
             TransactionKind::Buy {
@@ -323,6 +346,70 @@ mod tests {
         assert_eq!(h.positions[0].quantity, dec!(40));
         assert_eq!(h.positions[0].cost_basis, dec!(4000));
         assert_eq!(h.positions[0].average_cost, dec!(100));
+    }
+
+    #[test]
+    fn a_split_applies_before_the_other_transactions_of_its_day() {
+        // 10 held; on the split's day a buy of 5 (already in post-split units)
+        // at 09:00, the 2:1 split recorded at 12:00, a sale of 25 at 15:00.
+        let at = |time: &str, kind| {
+            Transaction::new(time.parse().unwrap(), Currency::CHF, String::new(), kind).unwrap()
+        };
+        let split = at(
+            "2024-06-10T12:00:00Z",
+            TransactionKind::Split {
+                symbol: sym("NOVN.SW"),
+                ratio: SplitRatio::new(dec!(2), dec!(1)).unwrap(),
+            },
+        );
+        let mut buy_today = buy("2024-06-10", "5", "50", "0");
+        buy_today.time = "2024-06-10T09:00:00Z".parse().unwrap();
+        let mut sell_today = sell("2024-06-10", "25", "55", "0");
+        sell_today.time = "2024-06-10T15:00:00Z".parse().unwrap();
+        let txs = [
+            buy("2024-06-03", "10", "100", "0"),
+            buy_today.clone(),
+            split.clone(),
+            sell_today,
+        ];
+        // 10 × 2 + 5 − 25: nothing left, as the analytics see it.
+        let h = fold_holdings(&txs, &BTreeMap::new()).unwrap();
+        assert!(h.positions.is_empty(), "{:?}", h.positions);
+        // Selling the 30 a timestamp order would give is refused.
+        let mut sell_30 = sell("2024-06-10", "30", "55", "0");
+        sell_30.time = "2024-06-10T15:00:00Z".parse().unwrap();
+        let txs = [
+            buy("2024-06-03", "10", "100", "0"),
+            buy_today,
+            split,
+            sell_30,
+        ];
+        let err = fold_holdings(&txs, &BTreeMap::new()).unwrap_err();
+        assert!(err.to_string().contains("only 25 held"), "{err}");
+    }
+
+    #[test]
+    fn a_split_on_the_day_of_the_first_purchase_has_nothing_to_split() {
+        // The buy at 09:00 is already in post-split units; at the start of
+        // the day nothing was held, so the split would apply to nothing.
+        let mut buy_today = buy("2024-06-10", "5", "50", "0");
+        buy_today.time = "2024-06-10T09:00:00Z".parse().unwrap();
+        let split = Transaction::new(
+            "2024-06-10T12:00:00Z".parse().unwrap(),
+            Currency::CHF,
+            String::new(),
+            TransactionKind::Split {
+                symbol: sym("NOVN.SW"),
+                ratio: SplitRatio::new(dec!(2), dec!(1)).unwrap(),
+            },
+        )
+        .unwrap();
+        let err = fold_holdings(&[buy_today, split], &BTreeMap::new()).unwrap_err();
+        assert!(
+            matches!(err, HoldingsError::SplitWithoutPosition { .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("start of that"), "{err}");
     }
 
     #[test]

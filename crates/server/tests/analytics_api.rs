@@ -38,6 +38,7 @@ on_both_backends!(
     performance_series_are_daily_weekly_or_monthly,
     holdings_at_a_past_date_use_that_days_close,
     holdings_at_a_past_date_list_that_dates_open_lots,
+    a_split_applies_before_the_trades_recorded_earlier_on_its_day,
     unknown_periods_and_parameters_are_422_naming_the_field,
     a_missing_fx_rate_is_a_422_naming_the_pair_and_date_until_the_rate_is_stored,
     values_convert_at_stored_fx_rates_and_their_inverse,
@@ -1455,4 +1456,44 @@ async fn holdings_at_a_past_date_list_that_dates_open_lots(app: TestApp) {
     assert_eq!(lots(&after), expected, "{after}");
     let now = get_ok(&app, &format!("/api/v1/portfolios/{p}/holdings")).await;
     assert_eq!(lots(&now), expected, "{now}");
+}
+
+/// 10 held; on the split's day a buy of 5 at 09:00 (already in post-split
+/// units), the 2:1 split at 12:00 and a sale at 15:00. The ledger check and
+/// the analytics both apply the split first: 10 × 2 + 5 = 25 held.
+async fn a_split_applies_before_the_trades_recorded_earlier_on_its_day(app: TestApp) {
+    app.add_instrument("AAPL", "stock", "USD").await;
+    let p = portfolio(&app, "Split", "USD").await;
+    let path = format!("/api/v1/portfolios/{p}/transactions");
+    let day = |sell: &str| {
+        json!([
+            tx("buy", "AAPL", "2024-01-02T15:00:00Z", "10", "100"),
+            tx("buy", "AAPL", "2024-06-10T09:00:00Z", "5", "50"),
+            {"type": "split", "time": "2024-06-10T12:00:00Z", "symbol": "AAPL", "ratio": "2:1", "currency": "USD"},
+            tx("sell", "AAPL", "2024-06-10T15:00:00Z", sell, "55"),
+        ])
+    };
+    // In timestamp order 30 would be held ((10 + 5) × 2); split first, 25.
+    let body = problem(app.post_json(&path, &day("30")).await, 422).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("only 25 held"),
+        "{body}"
+    );
+    assert_eq!(
+        json(app.get(&path).await).await["total"],
+        0,
+        "nothing written"
+    );
+    let r = app.post_json(&path, &day("20")).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+    bars(&app, "AAPL", &[("2024-01-02", "50"), ("2024-06-14", "60")]).await;
+    let h = get_ok(&app, &format!("/api/v1/portfolios/{p}/holdings")).await;
+    assert_eq!(h["positions"][0]["quantity"], "5", "{h}");
+    // The day before the split, in today's units: 10 bought = 20 now.
+    let before = get_ok(
+        &app,
+        &format!("/api/v1/portfolios/{p}/holdings?at=2024-06-09"),
+    )
+    .await;
+    assert_eq!(before["positions"][0]["quantity"], "20", "{before}");
 }

@@ -7,8 +7,8 @@ use pricetrack_app::{
     ports::{Portfolio, RecordedTransaction},
 };
 use pricetrack_domain::{
-    Amount, Bar, Currency, Holding, Holdings, Instrument, InstrumentKind, Price, ProviderName,
-    Quantity, SplitRatio, Symbol, Transaction, TransactionKind, TransactionType,
+    Amount, Bar, Currency, Instrument, InstrumentKind, Price, ProviderName, Quantity, SplitRatio,
+    Symbol, Transaction, TransactionKind, TransactionType,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -640,91 +640,6 @@ impl From<&RecordedTransaction> for TransactionOut {
             TransactionKind::Split { ratio, .. } => out.ratio = Some(ratio.to_string()),
         }
         out
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct HoldingOut {
-    pub symbol: String,
-    pub currency: String,
-    #[schema(value_type = String)]
-    pub quantity: Decimal,
-    #[schema(value_type = String)]
-    pub average_cost: Decimal,
-    #[schema(value_type = String)]
-    pub cost_basis: Decimal,
-    #[schema(value_type = Option<String>)]
-    pub last_price: Option<Decimal>,
-    #[schema(value_type = Option<String>)]
-    pub market_value: Option<Decimal>,
-    #[schema(value_type = Option<String>)]
-    pub unrealized_gain: Option<Decimal>,
-    /// Unrealized gain ÷ cost basis, as a fraction (0.1 = 10 %).
-    #[schema(value_type = Option<String>)]
-    pub unrealized_gain_pct: Option<Decimal>,
-    #[schema(value_type = String)]
-    pub realized_gain: Decimal,
-    #[schema(value_type = String)]
-    pub fees: Decimal,
-    #[schema(value_type = String)]
-    pub dividends: Decimal,
-}
-
-const OUTPUT_SCALE: u32 = 10;
-
-fn round(d: Decimal) -> Decimal {
-    d.round_dp(OUTPUT_SCALE).normalize()
-}
-
-impl From<&Holding> for HoldingOut {
-    fn from(h: &Holding) -> Self {
-        Self {
-            symbol: h.symbol.to_string(),
-            currency: h.currency.to_string(),
-            quantity: round(h.quantity),
-            average_cost: round(h.average_cost),
-            cost_basis: round(h.cost_basis),
-            last_price: h.last_price.map(round),
-            market_value: h.market_value.map(round),
-            unrealized_gain: h.unrealized_gain.map(round),
-            unrealized_gain_pct: h.unrealized_gain_pct.map(round),
-            realized_gain: round(h.realized_gain),
-            fees: round(h.fees),
-            dividends: round(h.dividends),
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CashOut {
-    pub currency: String,
-    #[schema(value_type = String)]
-    pub balance: Decimal,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct HoldingsOut {
-    pub portfolio_id: i64,
-    pub base_currency: String,
-    pub positions: Vec<HoldingOut>,
-    pub cash: Vec<CashOut>,
-}
-
-impl HoldingsOut {
-    pub fn new(portfolio: &Portfolio, holdings: &Holdings) -> Self {
-        Self {
-            portfolio_id: portfolio.id.0,
-            base_currency: portfolio.base_currency.to_string(),
-            positions: holdings.positions.iter().map(HoldingOut::from).collect(),
-            cash: holdings
-                .cash
-                .iter()
-                .map(|c| CashOut {
-                    currency: c.currency.to_string(),
-                    balance: round(c.balance),
-                })
-                .collect(),
-        }
     }
 }
 
