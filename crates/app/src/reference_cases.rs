@@ -6,7 +6,8 @@
 //! Every expected field is evaluated by the same domain functions the API
 //! uses, and reported with our value, the expected value, the tolerance and
 //! its status. A field name we do not compute is reported as `unsupported`,
-//! never skipped.
+//! never skipped; so is a key of a case or an activity that the format does
+//! not define (an input we would not read).
 
 use pricetrack_domain::analytics::{
     cases::{CaseSpec, quote_json_numbers},
@@ -74,12 +75,17 @@ pub struct CaseResult {
     pub source: Option<String>,
     /// Set when the case itself could not be read; its fields are then errors.
     pub case_error: Option<String>,
+    /// Keys of the case (or `activities[i].key`) the format does not define:
+    /// their values were not read, so the case does not pass.
+    pub unknown_keys: Vec<String>,
     pub fields: Vec<FieldResult>,
 }
 
 impl CaseResult {
     pub fn passed(&self) -> bool {
-        self.case_error.is_none() && self.fields.iter().all(|f| f.status == FieldStatus::Pass)
+        self.case_error.is_none()
+            && self.unknown_keys.is_empty()
+            && self.fields.iter().all(|f| f.status == FieldStatus::Pass)
     }
 }
 
@@ -99,6 +105,8 @@ pub struct CaseCounts {
     pub failed: usize,
     pub unsupported: usize,
     pub errors: usize,
+    /// Input keys the format does not define.
+    pub unknown_keys: usize,
 }
 
 impl CasesReport {
@@ -112,6 +120,7 @@ impl CasesReport {
         let mut c = CaseCounts {
             cases: self.cases.len(),
             cases_passed: self.cases.iter().filter(|c| c.passed()).count(),
+            unknown_keys: self.cases.iter().map(|c| c.unknown_keys.len()).sum(),
             ..CaseCounts::default()
         };
         for f in self.cases.iter().flat_map(|c| &c.fields) {
@@ -145,6 +154,16 @@ impl fmt::Display for CasesReport {
                     String::new(),
                     String::new(),
                     format!("error: {error}"),
+                ]);
+            }
+            for key in &case.unknown_keys {
+                rows.push([
+                    case.id.clone(),
+                    key.clone(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "unsupported input key (not read)".into(),
                 ]);
             }
             for field in &case.fields {
@@ -192,8 +211,15 @@ impl fmt::Display for CasesReport {
         let c = self.counts();
         writeln!(
             f,
-            "\n{}/{} cases passed; fields: {} passed, {} failed, {} unsupported, {} errors (of {})",
-            c.cases_passed, c.cases, c.passed, c.failed, c.unsupported, c.errors, c.fields
+            "\n{}/{} cases passed; fields: {} passed, {} failed, {} unsupported, {} errors (of {}); {} unknown input keys",
+            c.cases_passed,
+            c.cases,
+            c.passed,
+            c.failed,
+            c.unsupported,
+            c.errors,
+            c.fields,
+            c.unknown_keys
         )
     }
 }
@@ -227,6 +253,7 @@ pub fn run_cases(json: &str) -> Result<CasesReport, CaseFileError> {
                 id: id.clone(),
                 source: source.clone(),
                 case_error: Some(message),
+                unknown_keys: Vec::new(),
                 fields: Vec::new(),
             };
             let spec: CaseSpec = match serde_json::from_str(item.get()) {
@@ -238,6 +265,7 @@ pub fn run_cases(json: &str) -> Result<CasesReport, CaseFileError> {
                     id: case.id.clone(),
                     source: case.source.clone(),
                     case_error: None,
+                    unknown_keys: case.unknown_keys.clone(),
                     fields: check_case(&case)
                         .into_iter()
                         .map(FieldResult::from_check)
@@ -308,6 +336,22 @@ mod tests {
             table.contains("1/5") || table.contains("3 passed"),
             "{table}"
         );
+    }
+
+    #[test]
+    fn keys_the_format_does_not_define_are_reported_and_fail_the_case() {
+        let json = r#"[{"id": "typo", "currency": "USD", "evaluation_date": "2024-01-05",
+            "activities": [{"date": "2024-01-02", "type": "DEPOSIT", "amount": 5, "currency": "USD",
+                            "ammount": 7}],
+            "expected": {"value": 5}, "tolerances": {"value": 1}}]"#;
+        let report = run_cases(json).unwrap();
+        let case = &report.cases[0];
+        assert_eq!(case.fields[0].status, FieldStatus::Pass);
+        assert_eq!(case.unknown_keys, ["tolerances", "activities[0].ammount"]);
+        assert!(!report.all_passed());
+        let table = report.render();
+        assert!(table.contains("activities[0].ammount"), "{table}");
+        assert!(table.contains("2 unknown input keys"), "{table}");
     }
 
     #[test]

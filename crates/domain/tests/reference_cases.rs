@@ -46,6 +46,12 @@ fn assert_all_pass(path: PathBuf, expected_failures: &[(&str, &str)]) {
     let mut checked = 0;
     for spec in specs {
         let case = spec.into_case().expect("every case is readable");
+        assert!(
+            case.unknown_keys.is_empty(),
+            "{}: keys the format does not define: {:?}",
+            case.id,
+            case.unknown_keys
+        );
         for check in check_case(&case) {
             checked += 1;
             if expected_failures.contains(&(case.id.as_str(), check.field.as_str())) {

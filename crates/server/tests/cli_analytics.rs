@@ -166,6 +166,29 @@ fn check_cases_fails_on_a_wrong_expected_value_or_an_unknown_field() {
             .any(|l| l.contains("quantity") && l.contains("pass"))
     );
 
+    // Every expected value passes, but an activity's key is not in the
+    // format (a typo of fee): its value was not read, so the case fails.
+    let typo = dir.path().join("typo.json");
+    std::fs::write(
+        &typo,
+        r#"[{"id": "typo", "currency": "USD",
+             "activities": [{"date": "2024-01-02", "type": "BUY", "symbol": "ABC", "quantity": 2,
+                             "unit_price": 10, "gross_amount": 20, "feee": 1, "currency": "USD"}],
+             "market_prices": {"ABC": {"2024-01-05": 12.5}},
+             "evaluation_date": "2024-01-05",
+             "expected": {"quantity": 2}}]"#,
+    )
+    .expect("write");
+    let out = check_cases(&[typo.to_str().expect("utf-8")]);
+    assert!(!out.status.success());
+    let text = stdout(&out);
+    assert!(
+        text.lines()
+            .any(|l| l.contains("activities[0].feee") && l.contains("unsupported")),
+        "{text}"
+    );
+    assert!(text.contains("0/1 cases passed"), "{text}");
+
     let out = check_cases(&["/nonexistent/cases.json"]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("cases.json"), "{}", stderr(&out));

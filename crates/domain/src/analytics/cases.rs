@@ -134,6 +134,9 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Ordered<T> {
 pub struct SplitRatioSpec {
     pub numerator: DecimalLiteral,
     pub denominator: DecimalLiteral,
+    /// Keys this format does not define (reported, never ignored silently).
+    #[serde(flatten)]
+    pub unknown: BTreeMap<String, de::IgnoredAny>,
 }
 
 /// One activity as written in a case file.
@@ -166,6 +169,9 @@ pub struct ActivitySpec {
     pub account: Option<String>,
     #[serde(default)]
     pub price_source: Option<String>,
+    /// Keys this format does not define (reported, never ignored silently).
+    #[serde(flatten)]
+    pub unknown: BTreeMap<String, de::IgnoredAny>,
 }
 
 /// One case as written in a case file.
@@ -191,6 +197,9 @@ pub struct CaseSpec {
     pub tolerance: Ordered<DecimalLiteral>,
     #[serde(default)]
     pub notes: Option<String>,
+    /// Keys this format does not define (reported, never ignored silently).
+    #[serde(flatten)]
+    pub unknown: BTreeMap<String, de::IgnoredAny>,
 }
 
 /// Absolute tolerances: a default and per-field overrides.
@@ -228,6 +237,10 @@ pub struct Case {
     pub expected: Vec<(String, Decimal)>,
     pub tolerance: Tolerance,
     pub notes: Option<String>,
+    /// Keys of the case or of its activities that the format does not
+    /// define (`activities[2].unit` for an activity's): an input we did not
+    /// read, so the case cannot be said to pass.
+    pub unknown_keys: Vec<String>,
 }
 
 /// Why a case cannot be read.
@@ -288,6 +301,18 @@ impl CaseSpec {
             (None, Some(c)) => currency(c)?,
             (None, None) => Currency::USD,
         };
+        let mut unknown_keys: Vec<String> = self.unknown.keys().cloned().collect();
+        for (i, a) in self.activities.iter().enumerate() {
+            unknown_keys.extend(a.unknown.keys().map(|k| format!("activities[{i}].{k}")));
+            if let Some(ratio) = &a.split_ratio {
+                unknown_keys.extend(
+                    ratio
+                        .unknown
+                        .keys()
+                        .map(|k| format!("activities[{i}].split_ratio.{k}")),
+                );
+            }
+        }
         let mut activities = Vec::with_capacity(self.activities.len());
         for (i, a) in self.activities.iter().enumerate() {
             let context = |m: String| fail(format!("activity #{i} ({}): {m}", a.kind));
@@ -468,6 +493,7 @@ impl CaseSpec {
             notes: self.notes,
             source: self.source,
             id: self.id,
+            unknown_keys,
         })
     }
 }
@@ -482,6 +508,26 @@ mod tests {
         assert_eq!(
             quote_json_numbers(json),
             r#"{"a": "-1.50e-3", "b": "x 1 \" 2", "c": ["1", "2.0"], "d": null, "e": true}"#
+        );
+    }
+
+    #[test]
+    fn keys_the_format_does_not_define_are_collected() {
+        let json = r#"{"id": "x", "evaluation_date": "2024-01-05", "expectd": {},
+            "activities": [{"date": "2024-01-02", "type": "DEPOSIT", "amount": "1", "amout": "2"},
+                           {"date": "2024-01-02", "type": "BUY", "symbol": "X", "quantity": "1",
+                            "unit_price": "1", "currency": "USD"},
+                           {"date": "2024-01-03", "type": "SPLIT", "symbol": "X",
+                            "split_ratio": {"numerator": "2", "denominator": "1", "ratio": "2"}}]}"#;
+        let spec: CaseSpec = serde_json::from_str(json).unwrap();
+        let case = spec.into_case().unwrap();
+        assert_eq!(
+            case.unknown_keys,
+            [
+                "expectd",
+                "activities[0].amout",
+                "activities[2].split_ratio.ratio"
+            ]
         );
     }
 
