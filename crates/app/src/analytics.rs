@@ -258,7 +258,7 @@ impl<'a> PortfolioAnalytics<'a> {
             fees: totals.fees(),
             taxes: totals.taxes(),
             total_liabilities: totals.liabilities,
-            simple_return_on_cost: (!cost_basis.is_zero()).then(|| unrealized_gain / cost_basis),
+            simple_return_on_cost: statement.simple_return_on_cost,
             twr: twr.total(),
             twr_annualized: (period.days() > 365).then(|| twr.annualized()),
             xirr: xirr.as_ref().ok().copied(),
@@ -615,7 +615,8 @@ pub struct PortfolioSummary {
     pub fees: Decimal,
     pub taxes: Decimal,
     pub total_liabilities: Decimal,
-    /// Unrealized gain ÷ cost basis of the holdings.
+    /// The period's (realized + unrealized gains + net income) ÷ invested
+    /// capital (see [`PeriodStatement::simple_return_on_cost`]).
     pub simple_return_on_cost: Option<Decimal>,
     /// True time-weighted return over the period.
     pub twr: f64,

@@ -153,6 +153,9 @@ async fn summary_reports_the_period_figures_twr_and_xirr(app: TestApp) {
     assert_eq!(f["unrealized_gains"], "500");
     assert_eq!(f["realized_gains"], "0");
     assert_eq!(f["final_value"], "10500");
+    // (0 realized + 500 unrealized + 0 income) ÷ the 1,000 invested.
+    assert_eq!(f["invested_capital"], "1000");
+    assert_eq!(f["simple_return_on_cost"], "0.5");
     // The deposit counts at the start of its day: the whole 5 % is time-weighted return.
     assert!(close(f["twr"].as_f64().unwrap(), 0.05), "{f}");
     let days = 165.0; // 2 Jan → 15 Jun
@@ -179,6 +182,9 @@ async fn summary_reports_the_period_figures_twr_and_xirr(app: TestApp) {
     let f = &s["period_figures"];
     assert_eq!(f["initial_value"], "10200");
     assert_eq!(f["unrealized_gains"], "300");
+    // The securities held at the start enter at their value then (1,200).
+    assert_eq!(f["invested_capital"], "1200");
+    assert_eq!(f["simple_return_on_cost"], "0.25");
     assert_eq!(f["final_value"], "10500");
     assert!(close(f["twr"].as_f64().unwrap(), 10500.0 / 10200.0 - 1.0));
     // Presets resolve against the evaluation date; a start before inception
@@ -1207,6 +1213,8 @@ async fn one_holdings_figures_come_from_its_own_activities(app: TestApp) {
     assert_eq!(f["income"], "10", "{f}");
     assert_eq!(f["taxes"], "1.5", "{f}");
     assert_eq!(f["final_value"], "1500", "{f}");
+    // (500 + 10 − 1.5) ÷ 1,000.
+    assert_eq!(f["simple_return_on_cost"], "0.5085", "{f}");
     // Chained daily without cash: the dividend is paid out at the end of its
     // day (+1 %), then 100 → 120 (+20 %) → 150 (+25 %).
     assert!(

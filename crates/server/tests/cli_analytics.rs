@@ -413,6 +413,9 @@ fn portfolio_summary_performance_and_holdings_print_aligned_tables(cli: Cli) {
         figure(&summary, "unrealized gain after fees (now)"),
         "300.00"
     );
+    // (120 realized + 300 unrealized) ÷ the 1,000 invested.
+    assert_eq!(figure(&summary, "invested capital"), "1000.00");
+    assert_eq!(figure(&summary, "simple return on cost"), "42.00%");
     assert_eq!(figure(&summary, "TWR"), "4.20%");
     // Rows are aligned: every value ends in the same column.
     let widths: Vec<usize> = summary.lines().skip(2).map(str::len).collect();

@@ -164,6 +164,8 @@ pub const FIGURE_NAMES: &[&str] = &[
     "period_realized_currency_effect",
     "period_unrealized_price_effect",
     "period_unrealized_currency_effect",
+    "period_invested_capital",
+    "simple_return_on_cost",
 ];
 
 /// Evaluates figures by name over one portfolio, caching shared work.
@@ -597,6 +599,15 @@ impl<'a> FigureContext<'a> {
             "period_taxes" => exact(statement.taxes),
             "period_transfers" => exact(statement.transfers),
             "period_currency_gains" => exact(statement.currency_gains),
+            "period_invested_capital" => exact(statement.invested_capital),
+            "simple_return_on_cost" => statement.simple_return_on_cost.map_or_else(
+                || {
+                    Err(FigureError::Failed(
+                        "simple return on cost is undefined: nothing was invested".into(),
+                    ))
+                },
+                exact,
+            ),
             other => Err(FigureError::Unsupported(other.to_owned())),
         }
     }

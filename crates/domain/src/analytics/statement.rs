@@ -49,6 +49,9 @@ pub struct ActivityTotals {
     pub withdrawals: Decimal,
     /// Σ gross + fee + tax of buys.
     pub purchases: Decimal,
+    /// Σ gross of buys and inbound transfers: the capital put into
+    /// securities, excluding costs.
+    pub acquisitions: Decimal,
     /// Σ gross − fee − tax of sells.
     pub sales: Decimal,
     /// Σ gross + fee + tax of inbound transfers.
@@ -145,6 +148,12 @@ pub fn activity_totals(
                 let tax = conv(tr.tax, tr.currency)?;
                 t.trade_fees += fee;
                 t.trade_taxes += tax;
+                if matches!(
+                    entry.kind,
+                    ActivityKind::Buy(_) | ActivityKind::TransferIn(_)
+                ) {
+                    t.acquisitions += gross;
+                }
                 match entry.kind {
                     ActivityKind::Buy(_) => t.purchases += gross + fee + tax,
                     ActivityKind::Sell(_) => t.sales += gross - fee - tax,
@@ -355,6 +364,14 @@ pub struct PeriodStatement {
     pub taxes: Decimal,
     /// The rest of the change in value: FX effect on foreign cash.
     pub currency_gains: Decimal,
+    /// Value of the securities at the period start + Σ gross of the buys and
+    /// inbound transfers of the period (costs excluded).
+    pub invested_capital: Decimal,
+    /// (realized gains + unrealized gains + net income) ÷ invested capital,
+    /// the gains before fees and taxes (as above), net income being dividends
+    /// and interest after the taxes withheld on them; `None` when nothing was
+    /// invested.
+    pub simple_return_on_cost: Option<Decimal>,
     pub final_value: Decimal,
     /// True time-weighted return.
     pub ttwror: f64,
@@ -399,6 +416,11 @@ pub fn period_statement(
         - totals.taxes()
         + transfers;
     let twr = ttwror(valuation, period);
+    let invested_capital = valuation.at_day(start).securities_value + totals.acquisitions;
+    let net_income = totals.earnings() - totals.dividend_taxes - totals.interest_taxes;
+    let simple_return_on_cost = (invested_capital > Decimal::ZERO)
+        .then(|| (gains.realized + gains.unrealized + net_income).checked_div(invested_capital))
+        .flatten();
     Ok(PeriodStatement {
         period: *period,
         cash_included: valuation.cash_included(),
@@ -419,6 +441,8 @@ pub fn period_statement(
         fees: totals.fees(),
         taxes: totals.taxes(),
         currency_gains: final_value - explained,
+        invested_capital,
+        simple_return_on_cost,
         final_value,
         ttwror: twr.total(),
         ttwror_annualized: (period.days() > 365).then(|| annualize(twr.total(), period.days())),

@@ -78,7 +78,8 @@ fn pct(r: Option<f64>) -> String {
 fn pct_dec(r: Option<Decimal>) -> String {
     r.map_or_else(
         || "–".to_owned(),
-        |r| format!("{}%", (r * Decimal::ONE_HUNDRED).round_dp(2)),
+        // Two decimals always (50.00%, not 50.0%), as `pct` prints.
+        |r| format!("{:.2}%", (r * Decimal::ONE_HUNDRED).round_dp(2)),
     )
 }
 
@@ -146,6 +147,8 @@ pub async fn summary(
     row("taxes", money(st.taxes));
     row("currency gains", money(st.currency_gains));
     row("final value", money(st.final_value));
+    row("invested capital", money(st.invested_capital));
+    row("simple return on cost", pct_dec(st.simple_return_on_cost));
     row("TWR", pct(Some(s.twr)));
     row("TWR annualized", pct(s.twr_annualized));
     row(

@@ -282,6 +282,16 @@ pub struct PeriodFiguresOut {
     /// Value of everything at the close of the last day.
     #[schema(value_type = String)]
     pub final_value: Decimal,
+    /// Securities' value at the period start + the gross cost (fees excluded)
+    /// of the period's buys and securities transferred in.
+    #[schema(value_type = String)]
+    pub invested_capital: Decimal,
+    /// (realized gains + unrealized gains + dividends and interest net of
+    /// their withheld taxes) ÷ invested capital, as a fraction; null when
+    /// nothing was invested. The gains are before fees and taxes, and no fee
+    /// or tax is deducted (`pp.pp_delta_pct` is the figure after costs).
+    #[schema(value_type = Option<String>)]
+    pub simple_return_on_cost: Option<Decimal>,
     /// True time-weighted return of the period, daily chained: deposits count
     /// at the start of their day, withdrawals at its end.
     pub twr: f64,
@@ -430,6 +440,8 @@ impl SummaryOut {
                 taxes: round(st.taxes),
                 currency_gains: round(st.currency_gains),
                 final_value: round(st.final_value),
+                invested_capital: round(st.invested_capital),
+                simple_return_on_cost: st.simple_return_on_cost.map(round),
                 twr: s.twr,
                 twr_annualized: s.twr_annualized,
                 xirr: s.xirr,
