@@ -4,8 +4,9 @@ use jiff::civil::Date;
 use pricetrack_domain::{
     Currency, Symbol,
     analytics::{
-        Activity, ActivityKind, Inputs, Ledger, NoFxRates, PriceTable, Trade,
+        Activity, ActivityKind, FxTable, Inputs, Ledger, NoFxRates, PriceTable, Trade,
         figures::{FigureContext, FigureValue},
+        roai::{RoaiHolding, portfolio_figures},
     },
 };
 use rust_decimal::Decimal;
@@ -56,4 +57,52 @@ fn the_average_daily_investment_counts_every_holding() {
     let expected = dec!(10) / (dec!(1700) / dec!(11));
     let got = exact("net_performance_pct_avg_daily_investment");
     assert!((got - expected).abs() < dec!(1e-20), "{got} vs {expected}");
+}
+
+/// The same portfolio bought in USD and reported in CHF, the rate moving
+/// from 0.8 (both purchases) to 1.0 (the evaluation date).
+#[test]
+fn the_portfolio_average_converts_like_the_rest_of_each_variant() {
+    let activities = [buy("2024-01-01", "FLAT"), buy("2024-01-06", "UP")];
+    let ledger = Ledger::prepare(&activities, Currency::CHF, d("2024-01-11")).unwrap();
+    let mut prices = PriceTable::new();
+    prices.insert(
+        Symbol::parse("FLAT").unwrap(),
+        [(d("2024-01-01"), dec!(100))],
+    );
+    prices.insert(
+        Symbol::parse("UP").unwrap(),
+        [(d("2024-01-06"), dec!(100)), (d("2024-01-11"), dec!(110))],
+    );
+    let mut fx = FxTable::new();
+    fx.insert(
+        Currency::USD,
+        Currency::CHF,
+        [(d("2024-01-01"), dec!(0.8)), (d("2024-01-11"), dec!(1.0))],
+    );
+    let inputs = Inputs::new(&ledger, &prices, &fx);
+    let holdings: Vec<RoaiHolding<'_>> = ["FLAT", "UP"]
+        .iter()
+        .map(|s| RoaiHolding::new(inputs, &Symbol::parse(s).unwrap()).unwrap())
+        .collect();
+    let close = |got: Decimal, expected: Decimal| {
+        assert!((got - expected).abs() < dec!(1e-20), "{got} vs {expected}");
+    };
+    // With currency effect: costs at 0.8 (80 for 5 days, then 160 for 6),
+    // value 210 at 1.0, so net performance 50.
+    let with = portfolio_figures(&holdings, d("2024-01-11"), false).unwrap();
+    assert_eq!(with.net_performance, dec!(50));
+    close(with.average_daily_investment, dec!(1360) / dec!(11));
+    close(
+        with.net_performance_pct_avg_daily_investment,
+        dec!(50) / (dec!(1360) / dec!(11)),
+    );
+    // Without: everything at 1.0, as if it were one currency.
+    let without = portfolio_figures(&holdings, d("2024-01-11"), true).unwrap();
+    assert_eq!(without.net_performance, dec!(10));
+    close(without.average_daily_investment, dec!(1700) / dec!(11));
+    close(
+        without.net_performance_pct_avg_daily_investment,
+        dec!(10) / (dec!(1700) / dec!(11)),
+    );
 }

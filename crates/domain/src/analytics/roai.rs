@@ -112,6 +112,17 @@ impl<'a> RoaiHolding<'a> {
 
     /// Figures with currency effect: costs at historical rates, value at the day's rate.
     pub fn figures_at(&self, date: Date) -> AnalyticsResult<RoaiFigures> {
+        Ok(averaged(self.unaveraged_at(date)?, date))
+    }
+
+    /// Figures without currency effect: every amount converted at the
+    /// evaluation date's rate, so currency moves contribute nothing.
+    pub fn figures_at_evaluation_rate(&self, date: Date) -> AnalyticsResult<RoaiFigures> {
+        Ok(averaged(self.unaveraged_at_evaluation_rate(date)?, date))
+    }
+
+    /// [`Self::figures_at`] but the average daily investment.
+    fn unaveraged_at(&self, date: Date) -> AnalyticsResult<Unaveraged<'_>> {
         let day = day_of(date);
         let base = self.in_base.at_day(day);
         let quote_state = self.in_quote.at_day(day);
@@ -148,9 +159,8 @@ impl<'a> RoaiHolding<'a> {
         ))
     }
 
-    /// Figures without currency effect: every amount converted at the
-    /// evaluation date's rate, so currency moves contribute nothing.
-    pub fn figures_at_evaluation_rate(&self, date: Date) -> AnalyticsResult<RoaiFigures> {
+    /// [`Self::figures_at_evaluation_rate`] but the average daily investment.
+    fn unaveraged_at_evaluation_rate(&self, date: Date) -> AnalyticsResult<Unaveraged<'_>> {
         let ledger = self.inputs.ledger;
         let info = ledger.symbol_at(self.symbol);
         let rate = rate_or_error(
@@ -191,19 +201,8 @@ impl<'a> RoaiHolding<'a> {
         ))
     }
 
-    /// The quote currency → base rate at the evaluation date.
-    fn evaluation_rate(&self) -> AnalyticsResult<Decimal> {
-        let ledger = self.inputs.ledger;
-        rate_or_error(
-            self.inputs.fx,
-            ledger.symbol_at(self.symbol).quote_currency,
-            ledger.base_currency(),
-            ledger.evaluation_date(),
-        )
-    }
-
     #[allow(clippy::too_many_arguments)]
-    fn assemble(
+    fn assemble<'h>(
         &self,
         date: Date,
         state: &PositionState,
@@ -211,8 +210,8 @@ impl<'a> RoaiHolding<'a> {
         market_price: Option<Decimal>,
         market_price_base: Option<Decimal>,
         current_value: Decimal,
-        (history, factor): (&PositionHistory, Decimal),
-    ) -> RoaiFigures {
+        (history, factor): (&'h PositionHistory, Decimal),
+    ) -> Unaveraged<'h> {
         let day = day_of(date);
         let gross = state.realized_gain + current_value - state.cost_basis;
         let net = gross - state.trade_fees;
@@ -220,8 +219,6 @@ impl<'a> RoaiHolding<'a> {
             .cost_basis
             .checked_div(quote_state.quantity)
             .map_or(Decimal::ZERO, |p| p.abs());
-        let average_daily =
-            average_daily_investment(history.checkpoints(), day).map(|a| a * factor);
         let twi = time_weighted_investment(history.checkpoints(), day).map(|t| t * factor);
         let figures = RoaiFigures {
             date,
@@ -243,8 +240,19 @@ impl<'a> RoaiHolding<'a> {
             net_performance_pct_avg_daily_investment: Decimal::ZERO,
             average_daily_investment: Decimal::ZERO,
         };
-        with_twi(with_average_daily(figures, average_daily), twi)
+        (with_twi(figures, twi), (history, factor))
     }
+}
+
+/// Figures whose average daily investment (and the percentage dividing by
+/// it) is still to be filled in, with the history it is the average of and
+/// the factor converting that history's amounts.
+type Unaveraged<'h> = (RoaiFigures, (&'h PositionHistory, Decimal));
+
+/// Fills in one holding's own average daily investment up to `date`.
+fn averaged((figures, (history, factor)): Unaveraged<'_>, date: Date) -> RoaiFigures {
+    let average = average_daily_investment(history.checkpoints(), day_of(date)).map(|a| a * factor);
+    with_average_daily(figures, average)
 }
 
 /// Fills in the average daily investment and the percentage that divides by it.
@@ -360,30 +368,29 @@ fn portfolio_average_daily_investment(
 /// holding counts from its purchase on, whatever its performance. With
 /// `at_evaluation_rate`, every amount at the evaluation date's rate (the
 /// figures without currency effect).
-pub fn portfolio_figures(
-    holdings: &[RoaiHolding<'_>],
+pub fn portfolio_figures<'h>(
+    holdings: &'h [RoaiHolding<'_>],
     date: Date,
     at_evaluation_rate: bool,
 ) -> AnalyticsResult<RoaiFigures> {
-    let figures_of = |h: &RoaiHolding<'_>| {
+    let unaveraged = |h: &'h RoaiHolding<'_>| {
         if at_evaluation_rate {
-            h.figures_at_evaluation_rate(date)
+            h.unaveraged_at_evaluation_rate(date)
         } else {
-            h.figures_at(date)
+            h.unaveraged_at(date)
         }
     };
     if let [single] = holdings {
-        return figures_of(single);
+        return Ok(averaged(unaveraged(single)?, date));
     }
+    // The holdings' own averages are not needed: one pass over all of
+    // their histories gives the portfolio's.
     let mut figures = Vec::with_capacity(holdings.len());
     let mut histories = Vec::with_capacity(holdings.len());
     for h in holdings {
-        figures.push(figures_of(h)?);
-        histories.push(if at_evaluation_rate {
-            (&h.in_quote, h.evaluation_rate()?)
-        } else {
-            (&h.in_base, Decimal::ONE)
-        });
+        let (f, history) = unaveraged(h)?;
+        figures.push(f);
+        histories.push(history);
     }
     let sum = |f: fn(&RoaiFigures) -> Decimal| figures.iter().map(f).sum::<Decimal>();
     let twi_total = sum(|f| f.time_weighted_investment);
