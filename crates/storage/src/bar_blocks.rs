@@ -197,24 +197,17 @@ pub(crate) fn merge(
     let stored = existing.map_or(0, |b| b.len());
     let mut out = Vec::with_capacity(1 + (stored + rows.len()) * RECORD_BYTES);
     out.push(FORMAT_V1);
-    let Some(block) = existing.filter(|_| stored > 0) else {
-        for r in rows {
-            push_record(&mut out, start, r.time, &ohlcv(r))?;
-        }
-        return Ok(Merged {
-            counts: UpsertCounts {
-                inserted: rows.len() as u64,
-                replaced: 0,
-            },
-            bytes: Some(out),
-        });
+    // A new block, or the common case of a feed or backfill moving forward: every row
+    // goes after the stored bars.
+    let appends = match existing {
+        Some(block) if stored > 0 => rows
+            .first()
+            .is_some_and(|r| r.time > block.time_at(stored - 1))
+            .then_some(block.records),
+        _ => Some(&[][..]),
     };
-    // The common case, a feed or backfill moving forward: append after the stored bars.
-    if rows
-        .first()
-        .is_some_and(|r| r.time > block.time_at(stored - 1))
-    {
-        out.extend_from_slice(block.records);
+    if let Some(kept) = appends {
+        out.extend_from_slice(kept);
         for r in rows {
             push_record(&mut out, start, r.time, &ohlcv(r))?;
         }
@@ -226,6 +219,9 @@ pub(crate) fn merge(
             bytes: Some(out),
         });
     }
+    let Some(block) = existing else {
+        return Err(corrupt("bar_blocks.data", "merging into a missing block"));
+    };
     let mut counts = UpsertCounts::default();
     let mut changed = false;
     let (mut i, mut j) = (0, 0);
