@@ -8,6 +8,7 @@ pub mod bars;
 pub mod context;
 pub mod error;
 pub mod exports;
+pub mod fx_pairs;
 pub mod imports;
 pub mod instruments;
 pub mod listing_dates;

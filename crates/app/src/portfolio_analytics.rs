@@ -219,7 +219,7 @@ impl FxRates for StoredFxRates {
 
 /// The symbols that could hold rates between `c` and `base`, directly, inversely
 /// or crossed through USD or EUR.
-fn fx_candidates(c: Currency, base: Currency) -> Vec<Symbol> {
+pub(crate) fn fx_candidates(c: Currency, base: Currency) -> Vec<Symbol> {
     let mut out: Vec<Symbol> = [fx_symbol(c, base), fx_symbol(base, c)]
         .into_iter()
         .flatten()
@@ -922,7 +922,7 @@ where
     let prepared = prepared(ctx, user, scope).await?;
     let analytics = match &prepared.outcome {
         Ok(a) => Arc::clone(a),
-        Err(e) => return Err(e.clone().into()),
+        Err(e) => return Err(explain_missing_rate(ctx, &prepared, e.clone().into()).await),
     };
     let cell = Arc::clone(
         lock(&prepared.results)
@@ -941,7 +941,11 @@ where
                 .map_err(blocking_failed)??;
             Ok::<Cached, AppError>(Arc::new(value))
         })
-        .await?;
+        .await;
+    let value = match value {
+        Ok(v) => v,
+        Err(e) => return Err(explain_missing_rate(ctx, &prepared, e).await),
+    };
     let value = Arc::clone(value)
         .downcast::<T>()
         .map_err(|_| AppError::Conflict("analytics cache type mismatch".to_owned()))?;
@@ -949,6 +953,41 @@ where
         scope: prepared.info.clone(),
         value,
     })
+}
+
+/// A missing rate whose pair instrument is stored but has no rates at all
+/// says so: the pair was just added (perhaps automatically, see
+/// [`crate::fx_pairs`]) and its history is still being fetched. A pair with
+/// rates that merely start too late keeps the plain error.
+async fn explain_missing_rate(ctx: &AppContext, prepared: &Prepared, e: AppError) -> AppError {
+    let AppError::Analytics(AnalyticsError::MissingFxRate { from, to, date }) = &e else {
+        return e;
+    };
+    let pair: Vec<Symbol> = [fx_symbol(*from, *to), fx_symbol(*to, *from)]
+        .into_iter()
+        .flatten()
+        .collect();
+    let has_rates = |s: &Symbol| prepared.fx_series.get(s).is_some_and(|v| !v.is_empty());
+    if pair.iter().any(has_rates) {
+        return e;
+    }
+    for symbol in pair {
+        match ctx.store.get_instrument(&symbol).await {
+            Ok(Some(_)) => {
+                return AppError::Analytics(AnalyticsError::FxRatePending {
+                    symbol,
+                    date: *date,
+                });
+            }
+            Ok(None) => {}
+            // The plain error is still true; the lookup failing is logged.
+            Err(err) => {
+                tracing::warn!(error = %err, %symbol, "could not look up an FX pair");
+                return e;
+            }
+        }
+    }
+    e
 }
 
 /// The prepared portfolio for `scope`, from the cache or built now.

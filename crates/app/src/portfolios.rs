@@ -3,6 +3,7 @@
 
 use crate::context::AppContext;
 use crate::error::{AppError, AppResult};
+use crate::fx_pairs::Conversions;
 use crate::ports::{
     LedgerChange, LedgerOutcome, Page, PageRequest, Portfolio, PortfolioDraft, PortfolioSettings,
     RecordedTransaction, StoreError, TransactionFilter, User,
@@ -135,11 +136,26 @@ pub async fn update_portfolio(
         name: validate_portfolio_name(&draft.name)?,
         ..draft
     };
-    ctx.store
+    let before = get_portfolio(ctx, actor, id).await?;
+    let updated = ctx
+        .store
         .update_portfolio(actor.id, id, &draft)
         .await
         .map_err(|e| name_conflict(e, &draft.name))?
-        .ok_or_else(|| AppError::not_found(format!("portfolio {id}")))
+        .ok_or_else(|| AppError::not_found(format!("portfolio {id}")))?;
+    if updated.base_currency != before.base_currency {
+        // The whole ledger now converts into the new base.
+        match ctx.store.ledger(id).await {
+            Ok(ledger) => {
+                let needs = Conversions::of(ledger.iter().map(|r| &r.transaction));
+                crate::fx_pairs::ensure_for(ctx, updated.base_currency, &needs).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, portfolio = id.0, "could not read the ledger to add the FX pairs its new base currency needs");
+            }
+        }
+    }
+    Ok(updated)
 }
 
 pub async fn delete_portfolio(ctx: &AppContext, actor: &User, id: PortfolioId) -> AppResult<()> {
@@ -169,12 +185,17 @@ pub(crate) fn check_ledger<'a>(
 async fn apply(
     ctx: &AppContext,
     actor: &User,
-    portfolio: PortfolioId,
+    portfolio: &Portfolio,
     change: LedgerChange,
 ) -> AppResult<Vec<TransactionId>> {
+    let written = match &change {
+        LedgerChange::Insert(txs) => Conversions::of(txs),
+        LedgerChange::Replace(_, tx) => Conversions::of([tx]),
+        LedgerChange::Delete(_) => Conversions::default(),
+    };
     let outcome = ctx
         .store
-        .apply_ledger_change(portfolio, change, &ledger_is_consistent)
+        .apply_ledger_change(portfolio.id, change, &ledger_is_consistent)
         .await
         .map_err(|e| match e {
             StoreError::UnknownInstrument(s) => {
@@ -184,6 +205,8 @@ async fn apply(
         })?;
     match outcome {
         LedgerOutcome::Applied(ids) => {
+            // After the commit, so the write never waits on or fails with it.
+            crate::fx_pairs::ensure_for(ctx, portfolio.base_currency, &written).await;
             crate::portfolio_analytics::warm(ctx, actor);
             Ok(ids)
         }
@@ -199,11 +222,11 @@ pub async fn record_transactions(
     portfolio: PortfolioId,
     transactions: Vec<Transaction>,
 ) -> AppResult<Vec<RecordedTransaction>> {
-    get_portfolio(ctx, actor, portfolio).await?;
+    let portfolio = get_portfolio(ctx, actor, portfolio).await?;
     let ids = apply(
         ctx,
         actor,
-        portfolio,
+        &portfolio,
         LedgerChange::Insert(transactions.clone()),
     )
     .await?;
@@ -221,11 +244,11 @@ pub async fn replace_transaction(
     id: TransactionId,
     transaction: Transaction,
 ) -> AppResult<RecordedTransaction> {
-    get_portfolio(ctx, actor, portfolio).await?;
+    let portfolio = get_portfolio(ctx, actor, portfolio).await?;
     apply(
         ctx,
         actor,
-        portfolio,
+        &portfolio,
         LedgerChange::Replace(id, transaction.clone()),
     )
     .await?;
@@ -238,8 +261,8 @@ pub async fn delete_transaction(
     portfolio: PortfolioId,
     id: TransactionId,
 ) -> AppResult<()> {
-    get_portfolio(ctx, actor, portfolio).await?;
-    apply(ctx, actor, portfolio, LedgerChange::Delete(id))
+    let portfolio = get_portfolio(ctx, actor, portfolio).await?;
+    apply(ctx, actor, &portfolio, LedgerChange::Delete(id))
         .await
         .map(|_| ())
 }

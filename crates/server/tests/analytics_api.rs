@@ -367,8 +367,21 @@ async fn a_missing_fx_rate_is_a_422_naming_the_pair_and_date_until_the_rate_is_s
         );
         assert_eq!(body["errors"][0]["field"], "fx_rate", "{body}");
     }
+    // The buy added the pair (EURUSD=X, as the rate lookup prefers): until
+    // its history arrives, the error says it is being fetched.
+    let body = problem(
+        app.get(&format!("/api/v1/portfolios/{p}/summary")).await,
+        422,
+    )
+    .await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no EURUSD=X rate on or before 2024-01-03 yet; the pair was added"),
+        "{body}"
+    );
     // Rates that start too late still fail, naming the first date without one.
-    app.add_instrument("EURUSD=X", "fx", "USD").await;
     bars(&app, "EURUSD=X", &[("2024-02-01", "1.1")]).await;
     let body = problem(
         app.get(&format!("/api/v1/portfolios/{p}/summary")).await,

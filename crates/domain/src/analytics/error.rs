@@ -13,6 +13,12 @@ pub enum AnalyticsError {
         to: Currency,
         date: Date,
     },
+    /// The pair's instrument is stored but has no rate yet: it was added
+    /// (by hand or automatically) and its history is still being fetched.
+    #[error(
+        "no {symbol} rate on or before {date} yet; the pair was added and its history is being fetched"
+    )]
+    FxRatePending { symbol: Symbol, date: Date },
     #[error("no price for {symbol} on or before {date}, and no trade price to fall back on")]
     MissingPrice { symbol: Symbol, date: Date },
     #[error(

@@ -126,7 +126,7 @@ impl From<AppError> for ApiError {
 /// The part of the portfolio's data an analytics failure is about.
 fn analytics_field(e: &AnalyticsError) -> Option<FieldError> {
     let field = match e {
-        AnalyticsError::MissingFxRate { .. } => "fx_rate",
+        AnalyticsError::MissingFxRate { .. } | AnalyticsError::FxRatePending { .. } => "fx_rate",
         AnalyticsError::MissingPrice { .. } => "price",
         AnalyticsError::InvalidPeriod { .. } => "period",
         AnalyticsError::Xirr(_) => "xirr",
