@@ -12,9 +12,7 @@ use crate::context::AppContext;
 use crate::portfolio_analytics::{fx_candidates, fx_symbol};
 use crate::ports::{StoreError, StoreResult};
 use crate::settings::provider_suggestions;
-use pricetrack_domain::{
-    Currency, Instrument, InstrumentKind, ProviderName, Symbol, Transaction,
-};
+use pricetrack_domain::{Currency, Instrument, InstrumentKind, ProviderName, Symbol, Transaction};
 use std::collections::BTreeSet;
 
 /// Whether FX providers quote this currency against others: ISO fiat codes.

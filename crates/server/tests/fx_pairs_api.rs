@@ -201,7 +201,7 @@ async fn concurrent_foreign_buys_all_succeed_and_leave_one_pair(app: TestApp) {
             .json(&buy("AAPL", "1", "USD"))
             .send()
     });
-    for r in futures::future::join_all(requests).await {
+    for r in futures_util::future::join_all(requests).await {
         let r = r.expect("request");
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
     }
