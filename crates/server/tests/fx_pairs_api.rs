@@ -40,6 +40,7 @@ on_both_backends!(
     concurrent_foreign_buys_all_succeed_and_leave_one_pair,
     a_same_currency_portfolio_adds_no_pair,
     changing_the_base_currency_adds_the_pair_the_ledger_now_needs,
+    an_imported_file_in_another_currency_adds_the_pair,
 );
 
 async fn bars(app: &TestApp, symbol: &str, rows: &[(&str, &str)]) {
@@ -239,4 +240,25 @@ async fn changing_the_base_currency_adds_the_pair_the_ledger_now_needs(app: Test
     .await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
     assert_eq!(fx_instruments(&app).await, ["USDCHF=X"]);
+}
+
+async fn an_imported_file_in_another_currency_adds_the_pair(app: TestApp) {
+    // A GBP-quoted stock bought in GBP from a CHF portfolio.
+    app.add_instrument("VOD.L", "stock", "GBP").await;
+    let user = app.other_user("erika").await;
+    let p = portfolio(&user, "Franken", "CHF").await;
+    let file = "date,type,symbol,quantity,price,fee,currency,note\n\
+                2024-01-03,buy,VOD.L,100,0.7,0,GBP,\n";
+    let r = user
+        .request(
+            Method::POST,
+            &format!("/api/v1/portfolios/{p}/import?format=ours"),
+        )
+        .header("content-type", "text/csv")
+        .body(file)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+    assert_eq!(fx_instruments(&app).await, ["GBPCHF=X"]);
 }
