@@ -321,6 +321,7 @@ fn generic_csv_with_a_column_mapping() {
     let options = ImportOptions {
         mapping: Some(mapping),
         default_currency: None,
+        skip_invalid: false,
     };
     let rows = read("generic-broker.csv", ImportFormat::Generic, &options);
     assert_eq!(kinds(&rows), ["buy", "buy", "dividend", "sell"]);
@@ -349,6 +350,7 @@ fn generic_csv_with_a_column_mapping() {
         &ImportOptions {
             mapping: Some(signed),
             default_currency: None,
+            skip_invalid: false,
         },
     );
     assert_eq!(kinds(&rows), ["buy", "sell"]);
@@ -405,6 +407,7 @@ fn errors_name_the_files_own_line_and_the_field() {
         &ImportOptions {
             mapping: None,
             default_currency: Some(Currency::USD),
+            skip_invalid: false,
         },
     )
     .unwrap();

@@ -7,8 +7,7 @@
 //! `--types "Kauf=buy,Verkauf=sell,Dividende=dividend"`
 
 use super::{
-    Cells, Collector, Draft, Header, ImportOptions, ImportedRow, NumberStyle, csv_reader,
-    each_record,
+    Cells, Collector, Draft, Header, ImportOptions, NumberStyle, Parsed, csv_reader, each_record,
 };
 use crate::{AppError, FieldError};
 use pricetrack_domain::{Currency, SplitRatio, TransactionType};
@@ -150,7 +149,7 @@ pub(super) fn parse_csv(
     text: &str,
     mapping: &GenericMapping,
     options: &ImportOptions,
-) -> Result<Vec<ImportedRow>, Vec<FieldError>> {
+) -> Result<Parsed, Vec<FieldError>> {
     let mut reader = csv_reader(text, mapping.delimiter);
     let header = Header::read(&mut reader)?;
     let mut columns: HashMap<&'static str, usize> = HashMap::new();

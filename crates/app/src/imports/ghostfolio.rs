@@ -10,8 +10,7 @@
 //! line. Ghostfolio writes every number positive; the type gives the direction.
 
 use super::{
-    Cells, Collector, Draft, Header, ImportOptions, ImportedRow, NumberStyle, csv_reader,
-    each_record,
+    Cells, Collector, Draft, Header, ImportOptions, NumberStyle, Parsed, csv_reader, each_record,
     ours::{json_items, json_text},
 };
 use crate::FieldError;
@@ -41,10 +40,7 @@ const ALIASES: [(&str, &[&str]); 9] = [
     ),
 ];
 
-pub(super) fn parse_csv(
-    text: &str,
-    options: &ImportOptions,
-) -> Result<Vec<ImportedRow>, Vec<FieldError>> {
+pub(super) fn parse_csv(text: &str, options: &ImportOptions) -> Result<Parsed, Vec<FieldError>> {
     let mut reader = csv_reader(text, None);
     let header = Header::read(&mut reader)?;
     let columns: HashMap<&'static str, usize> = ALIASES
@@ -78,7 +74,7 @@ pub(super) fn parse_csv(
     collector.finish()
 }
 
-pub(super) fn parse_json(text: &str) -> Result<Vec<ImportedRow>, Vec<FieldError>> {
+pub(super) fn parse_json(text: &str) -> Result<Parsed, Vec<FieldError>> {
     let items = json_items(text, "activities")?;
     let mut collector = Collector::default();
     for (line, item) in items {

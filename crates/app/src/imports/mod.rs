@@ -7,7 +7,10 @@
 //! with the file's own line number. A draft becomes a domain
 //! [`Transaction`] only when it has exactly the fields of its kind. The import
 //! is all or nothing: any bad row, unknown instrument or ledger violation
-//! (selling more than is held) is reported by line and nothing is written.
+//! (selling more than is held) is reported by line and nothing is written —
+//! unless [`ImportOptions::skip_invalid`] is set, in which case those rows are
+//! left out, listed by line, and the rest is written in one transaction
+//! (see [`skip`] for how the ledger check decides which rows stay).
 //! Rows identical to a transaction already in the portfolio are skipped and
 //! reported. [`check_import`] is the same import without the write (a
 //! preview), so what it reports is exactly what the import would do.
@@ -16,10 +19,12 @@ mod generic;
 mod ghostfolio;
 mod ours;
 mod pp;
+mod skip;
 mod wealthfolio;
 
 pub use generic::{GenericMapping, SignConvention};
 pub use ours::{CSV_COLUMNS, parse_ours_csv};
+pub use skip::InvalidRow;
 
 use crate::{
     AppContext, AppError, AppResult, FieldError,
@@ -113,6 +118,10 @@ pub struct ImportOptions {
     pub mapping: Option<GenericMapping>,
     /// The currency of rows that name none (formats without a currency column).
     pub default_currency: Option<Currency>,
+    /// Leave out the rows that fail to parse, name an unknown instrument or
+    /// that the ledger refuses, list them in [`ImportReport::skipped`], and
+    /// import the rest; otherwise any such row fails the whole import.
+    pub skip_invalid: bool,
 }
 
 /// A transaction as a row describes it, before it is checked.
@@ -331,7 +340,18 @@ impl Draft {
 pub struct ImportedRow {
     /// 1-based line of the file where the row starts.
     pub line: u64,
+    /// 0-based position of the row among the file's rows (as in [`FieldError::index`]).
+    pub index: usize,
     pub transaction: Transaction,
+}
+
+/// What a file gave: the rows that read, and the errors of those that did not.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Parsed {
+    /// Transactions of the rows that read, in file order.
+    pub rows: Vec<ImportedRow>,
+    /// Why the other rows did not read, each naming its line (file order).
+    pub errors: Vec<FieldError>,
 }
 
 /// Collects rows and their errors while a file is read.
@@ -340,6 +360,8 @@ pub(crate) struct Collector {
     pub rows: Vec<ImportedRow>,
     pub errors: Vec<FieldError>,
     index: usize,
+    /// The reader gave up here; the rest of the file was not read.
+    stopped: bool,
 }
 
 impl Collector {
@@ -354,22 +376,54 @@ impl Collector {
         };
         match drafts {
             Ok(drafts) => {
+                // A row stands or falls whole: when one of its transactions
+                // (a dividend and its fee) fails, a skipping import must not
+                // keep the other half.
+                let mut built = Vec::with_capacity(drafts.len());
+                let mut errors = Vec::new();
                 for d in drafts {
                     match d.build() {
-                        Ok(transaction) => self.rows.push(ImportedRow { line, transaction }),
-                        Err(errs) => self.errors.extend(errs.into_iter().map(with_line)),
+                        Ok(transaction) => built.push(ImportedRow {
+                            line,
+                            index,
+                            transaction,
+                        }),
+                        Err(errs) => errors.extend(errs.into_iter().map(with_line)),
                     }
+                }
+                if errors.is_empty() {
+                    self.rows.extend(built);
+                } else {
+                    self.errors.extend(errors);
                 }
             }
             Err(errs) => self.errors.extend(errs.into_iter().map(with_line)),
         }
     }
 
-    pub fn finish(self) -> Result<Vec<ImportedRow>, Vec<FieldError>> {
-        if self.errors.is_empty() {
-            Ok(self.rows)
-        } else {
+    /// The file cannot be read past `line`: a whole-file error, which no
+    /// skipping gets past (the rows after it were never seen).
+    pub fn stop(&mut self, line: u64, reason: impl Into<String>) {
+        self.row(
+            line,
+            Err(vec![FieldError {
+                index: None,
+                line: Some(line),
+                field: None,
+                reason: reason.into(),
+            }]),
+        );
+        self.stopped = true;
+    }
+
+    pub fn finish(self) -> Result<Parsed, Vec<FieldError>> {
+        if self.stopped {
             Err(self.errors)
+        } else {
+            Ok(Parsed {
+                rows: self.rows,
+                errors: self.errors,
+            })
         }
     }
 }
@@ -384,12 +438,29 @@ pub(crate) fn file_error(line: u64, reason: impl Into<String>) -> Vec<FieldError
     }]
 }
 
-/// Reads `bytes` in `format` into transactions, each with its file line.
+/// Reads `bytes` in `format` into transactions, each with its file line;
+/// any bad row fails the whole file.
 pub fn parse(
     format: ImportFormat,
     bytes: &[u8],
     options: &ImportOptions,
 ) -> Result<Vec<ImportedRow>, Vec<FieldError>> {
+    let parsed = parse_rows(format, bytes, options)?;
+    if parsed.errors.is_empty() {
+        Ok(parsed.rows)
+    } else {
+        Err(parsed.errors)
+    }
+}
+
+/// Reads `bytes` in `format`: the rows that read and the errors of those
+/// that did not. `Err` is a whole-file problem (not UTF-8, no usable header,
+/// not JSON, a CSV the reader cannot get past), where no row can be trusted.
+pub fn parse_rows(
+    format: ImportFormat,
+    bytes: &[u8],
+    options: &ImportOptions,
+) -> Result<Parsed, Vec<FieldError>> {
     let text = std::str::from_utf8(bytes)
         .map_err(|e| file_error(1, format!("the file is not UTF-8 text: {e}")))?;
     let text = text.trim_start_matches('\u{feff}');
@@ -422,6 +493,10 @@ pub struct ImportReport {
     pub imported_count: usize,
     /// Rows skipped because an identical transaction is already in the portfolio.
     pub duplicates: Vec<SkippedRow>,
+    /// With [`ImportOptions::skip_invalid`]: the lines left out (bad rows,
+    /// unknown instruments, rows the ledger refuses), in file line order; a
+    /// line with several faults is listed once for each.
+    pub skipped: Vec<InvalidRow>,
     /// Only checked ([`check_import`]): nothing was written.
     pub dry_run: bool,
     /// The rows written (or, in a dry run, that would be), with their file lines.
@@ -485,24 +560,35 @@ async fn run_import(
     mode: Mode,
 ) -> AppResult<ImportReport> {
     get_portfolio(ctx, user, portfolio).await?;
-    let rows = parse(format, bytes, options).map_err(AppError::Invalid)?;
+    let skip_invalid = options.skip_invalid;
+    let parsed = parse_rows(format, bytes, options).map_err(AppError::Invalid)?;
+    if !parsed.errors.is_empty() && !skip_invalid {
+        return Err(AppError::Invalid(parsed.errors));
+    }
+    let mut skipped: Vec<InvalidRow> = parsed.errors.into_iter().map(InvalidRow::from).collect();
+    let mut rows = parsed.rows;
     let read = rows.len();
     // Every instrument must exist; name the lines that use a missing one.
-    let mut lines_by_symbol: HashMap<&Symbol, Vec<u64>> = HashMap::new();
+    let mut lines_by_symbol: HashMap<&Symbol, Vec<(u64, usize)>> = HashMap::new();
     for r in &rows {
         if let Some(s) = r.transaction.symbol() {
-            lines_by_symbol.entry(s).or_default().push(r.line);
+            lines_by_symbol
+                .entry(s)
+                .or_default()
+                .push((r.line, r.index));
         }
     }
     let mut unknown = Vec::new();
+    let mut unknown_symbols = Vec::new();
     let mut symbols: Vec<_> = lines_by_symbol.into_iter().collect();
     symbols.sort();
     for (symbol, lines) in symbols {
         if ctx.store.get_instrument(symbol).await?.is_none() {
-            let shown: Vec<String> = lines.iter().take(5).map(u64::to_string).collect();
+            unknown_symbols.push(symbol.clone());
+            let shown: Vec<String> = lines.iter().take(5).map(|(l, _)| l.to_string()).collect();
             unknown.push(FieldError {
-                index: None,
-                line: lines.first().copied(),
+                index: lines.first().map(|(_, i)| *i),
+                line: lines.first().map(|(l, _)| *l),
                 field: Some("symbol".to_owned()),
                 reason: format!(
                     "unknown instrument {symbol} (line{} {}{}); add it first",
@@ -514,7 +600,20 @@ async fn run_import(
         }
     }
     if !unknown.is_empty() {
-        return Err(AppError::Invalid(unknown));
+        if !skip_invalid {
+            return Err(AppError::Invalid(unknown));
+        }
+        rows.retain(|r| match r.transaction.symbol() {
+            Some(s) if unknown_symbols.contains(s) => {
+                skipped.push(InvalidRow {
+                    line: r.line,
+                    field: Some("symbol".to_owned()),
+                    reason: format!("unknown instrument {s}; add it first"),
+                });
+                false
+            }
+            _ => true,
+        });
     }
     // Duplicates of what is already there.
     let ledger = ctx.store.ledger(portfolio).await?;
@@ -539,6 +638,14 @@ async fn run_import(
             }
             _ => fresh.push(row),
         }
+    }
+    if skip_invalid {
+        let (kept, refused) =
+            skip::keep_what_the_ledger_accepts(ledger.iter().map(|r| &r.transaction), fresh);
+        fresh = kept;
+        skipped.extend(refused);
+        // Stable: the faults of one line stay in the order they were found.
+        skipped.sort_by_key(|s| s.line);
     }
     let lines: Vec<(u64, Transaction)> = fresh
         .iter()
@@ -575,6 +682,7 @@ async fn run_import(
         imported_count: fresh.len(),
         imported,
         duplicates,
+        skipped,
         dry_run: mode == Mode::DryRun,
         rows: fresh,
     })
@@ -924,15 +1032,7 @@ pub(crate) fn each_record(
             }
             Err(e) => {
                 let line = e.position().map_or(0, |p| lines.line_at(p.byte()));
-                collector.row(
-                    line,
-                    Err(vec![FieldError {
-                        index: None,
-                        line: Some(line),
-                        field: None,
-                        reason: format!("malformed CSV: {e}"),
-                    }]),
-                );
+                collector.stop(line, format!("malformed CSV: {e}"));
                 break;
             }
         }
@@ -979,6 +1079,56 @@ mod tests {
         );
         assert!(parse_time("yesterday", None).is_err());
         assert!(parse_time("2024-13-40", Some("%Y-%m-%d")).is_err());
+    }
+
+    #[test]
+    fn rows_that_fail_to_read_are_reported_beside_those_that_read() {
+        let csv = "date,type,symbol,quantity,price,fee,currency,note\n\
+                   2024-01-02,buy,AAPL,10,100,0,USD,\n\
+                   2024-01-03,buy,AAPL,ten,100,0,USD,\n\
+                   2024-01-04,swap,AAPL,1,100,0,USD,\n\
+                   2024-01-05,sell,AAPL,5,110,0,USD,\n";
+        let parsed = parse_rows(
+            ImportFormat::Ours,
+            csv.as_bytes(),
+            &ImportOptions::default(),
+        )
+        .expect("no whole-file error");
+        let lines: Vec<u64> = parsed.rows.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [2, 5]);
+        let skipped: Vec<InvalidRow> = parsed.errors.into_iter().map(InvalidRow::from).collect();
+        let at: Vec<(u64, Option<&str>)> = skipped
+            .iter()
+            .map(|s| (s.line, s.field.as_deref()))
+            .collect();
+        assert_eq!(
+            at,
+            [(3, Some("quantity")), (4, Some("type"))],
+            "{skipped:?}"
+        );
+        assert!(skipped[0].to_string().starts_with("line 3: quantity: "));
+        // The strict reader refuses the same file.
+        assert!(
+            parse(
+                ImportFormat::Ours,
+                csv.as_bytes(),
+                &ImportOptions::default()
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn a_whole_file_error_is_not_a_skippable_row() {
+        let csv = "date,kind\n2024-01-02,buy\n";
+        assert!(
+            parse_rows(
+                ImportFormat::Ours,
+                csv.as_bytes(),
+                &ImportOptions::default()
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! transactions).
 
 use super::{
-    Cells, Collector, Draft, Header, ImportedRow, NumberStyle, csv_reader, each_record, file_error,
+    Cells, Collector, Draft, Header, NumberStyle, Parsed, csv_reader, each_record, file_error,
     lookup,
 };
 use crate::FieldError;
@@ -31,7 +31,7 @@ pub fn parse_ours_csv(
     .map(|rows| rows.into_iter().map(|r| r.transaction).collect())
 }
 
-pub(super) fn parse_csv(text: &str) -> Result<Vec<ImportedRow>, Vec<FieldError>> {
+pub(super) fn parse_csv(text: &str) -> Result<Parsed, Vec<FieldError>> {
     let mut reader = csv_reader(text, Some(b','));
     let header = Header::read(&mut reader)?;
     let missing: Vec<&str> = CSV_COLUMNS
@@ -157,7 +157,7 @@ fn row(get: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Draft>, Vec<FieldErro
 /// Our JSON: `{"transactions": [...]}` (the export) or a bare array, each
 /// item the API's transaction (`type`, `time`, `currency` and the fields of
 /// its type).
-pub(super) fn parse_json(text: &str) -> Result<Vec<ImportedRow>, Vec<FieldError>> {
+pub(super) fn parse_json(text: &str) -> Result<Parsed, Vec<FieldError>> {
     let items = json_items(text, "transactions")?;
     let mut collector = Collector::default();
     for (line, item) in items {
@@ -257,7 +257,7 @@ mod tests {
                    2024-01-02,deposit,,,10000,,USD,initial\n\
                    2024-01-03,buy,AAPL,10,187.25,1,USD,\n\
                    2024-02-15,dividend,AAPL,10,0.24,,USD,Q1\n";
-        let rows = parse_csv(csv).unwrap();
+        let rows = parse_csv(csv).unwrap().rows;
         assert_eq!(rows.len(), 3);
         assert_eq!(rows[2].transaction.cash_effect().to_string(), "2.4");
         assert_eq!(rows[2].line, 4);
@@ -269,7 +269,7 @@ mod tests {
                    2024-01-03,buy,AAPL,10,187.25,1,USD,\n\
                    2024-01-04,buy,AAPL,-1,187.25,1,USD,\n\
                    2024-01-05,gift,AAPL,1,1,0,USD,\n";
-        let errors = parse_csv(csv).unwrap_err();
+        let errors = parse_csv(csv).unwrap().errors;
         assert_eq!(errors[0].line, Some(3));
         assert_eq!(errors[0].field.as_deref(), Some("quantity"));
         assert_eq!(errors[1].line, Some(4));
@@ -279,7 +279,7 @@ mod tests {
     #[test]
     fn json_items_know_their_lines() {
         let json = "{\"transactions\": [\n  {\"type\": \"deposit\", \"time\": \"2024-01-02\", \"amount\": 10, \"currency\": \"USD\"},\n  {\"type\": \"deposit\", \"time\": \"2024-01-03\", \"amount\": -1, \"currency\": \"USD\"}\n]}";
-        let errors = parse_json(json).unwrap_err();
+        let errors = parse_json(json).unwrap().errors;
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].line, Some(3));
         assert_eq!(errors[0].field.as_deref(), Some("amount"));

@@ -12,8 +12,7 @@
 //! (`1.234,56`), a `,`-separated one with decimal points.
 
 use super::{
-    Cells, Collector, Draft, Header, ImportOptions, ImportedRow, NumberStyle, csv_reader,
-    each_record,
+    Cells, Collector, Draft, Header, ImportOptions, NumberStyle, Parsed, csv_reader, each_record,
 };
 use crate::FieldError;
 use pricetrack_domain::{Currency, TransactionType};
@@ -81,10 +80,7 @@ fn pp_type(raw: &str) -> Option<PpType> {
     })
 }
 
-pub(super) fn parse_csv(
-    text: &str,
-    options: &ImportOptions,
-) -> Result<Vec<ImportedRow>, Vec<FieldError>> {
+pub(super) fn parse_csv(text: &str, options: &ImportOptions) -> Result<Parsed, Vec<FieldError>> {
     let mut reader = csv_reader(text, None);
     let semicolon = text
         .lines()

@@ -10,8 +10,7 @@
 //! or quantity × unit price.
 
 use super::{
-    Cells, Collector, Draft, Header, ImportOptions, ImportedRow, NumberStyle, csv_reader,
-    each_record,
+    Cells, Collector, Draft, Header, ImportOptions, NumberStyle, Parsed, csv_reader, each_record,
 };
 use crate::FieldError;
 use pricetrack_domain::{Currency, SplitRatio, TransactionType};
@@ -29,10 +28,7 @@ const ALIASES: [(&str, &[&str]); 9] = [
     ("comment", &["comment", "notes", "note"]),
 ];
 
-pub(super) fn parse_csv(
-    text: &str,
-    options: &ImportOptions,
-) -> Result<Vec<ImportedRow>, Vec<FieldError>> {
+pub(super) fn parse_csv(text: &str, options: &ImportOptions) -> Result<Parsed, Vec<FieldError>> {
     let mut reader = csv_reader(text, None);
     let header = Header::read(&mut reader)?;
     let columns: HashMap<&'static str, usize> = ALIASES
