@@ -100,6 +100,8 @@ on_both_backends!(
     bar_import_skip_invalid_lists_every_skipped_line,
     mixed_bar_files_need_no_symbol_and_export_round_trips,
     transactions_import_from_csv_and_show_in_holdings,
+    transaction_import_skip_invalid_stores_the_good_rows_and_lists_every_skipped_line,
+    transaction_import_without_skip_invalid_writes_nothing_and_hints_at_the_flag,
     users_and_tokens_are_managed_from_the_command_line,
     migrate_reports_an_up_to_date_schema,
 );
@@ -580,4 +582,144 @@ fn every_command_has_help() {
             "{args:?}"
         );
     }
+}
+
+/// A file with good rows among a bad number, a sale that needs a later buy,
+/// an unknown instrument and an unknown type (lines 3 to 6).
+const MIXED_TX_CSV: &str = "date,type,symbol,quantity,price,fee,currency,note\n\
+    2024-01-01,deposit,,,5000,,USD,start\n\
+    2024-01-02,buy,AAPL,ten,100,1,USD,bad number\n\
+    2024-01-03,sell,AAPL,5,110,1,USD,nothing held yet\n\
+    2024-01-04,buy,NOPE,1,1,0,USD,unknown instrument\n\
+    2024-01-05,swap,AAPL,1,1,0,USD,\n\
+    2024-01-06,buy,AAPL,10,100,1,USD,good\n\
+    2024-01-07,sell,AAPL,4,110,1,USD,good\n";
+
+fn portfolio_with_aapl(cli: &Cli, name: &str) {
+    cli.ok(&[
+        "instrument",
+        "add",
+        "AAPL",
+        "--name",
+        "Apple",
+        "--kind",
+        "stock",
+        "--currency",
+        "USD",
+    ]);
+    cli.ok(&["portfolio", "create", name, "--currency", "USD"]);
+}
+
+fn transaction_import_skip_invalid_stores_the_good_rows_and_lists_every_skipped_line(cli: Cli) {
+    cli.bootstrap();
+    portfolio_with_aapl(&cli, "Main");
+    let file = cli.write("mixed.csv", MIXED_TX_CSV);
+    let args = [
+        "tx",
+        "import",
+        &file,
+        "--portfolio",
+        "Main",
+        "--skip-invalid",
+    ];
+    let out = cli.run(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    let skipped: Vec<&str> = err.lines().filter(|l| l.starts_with("skipped: ")).collect();
+    assert_eq!(skipped.len(), 4, "{err}");
+    assert!(
+        skipped[0].starts_with("skipped: line 3: quantity: "),
+        "{err}"
+    );
+    assert!(
+        skipped[1].starts_with("skipped: line 4: quantity: cannot sell 5 AAPL"),
+        "{err}"
+    );
+    assert_eq!(
+        skipped[2],
+        "skipped: line 5: symbol: unknown instrument NOPE; add it first"
+    );
+    assert!(skipped[3].starts_with("skipped: line 6: type: "), "{err}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("imported 3 transaction(s) into Main"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("3 imported, 0 duplicate(s), 4 invalid line(s) skipped"),
+        "{stdout}"
+    );
+    let listed = cli.ok(&["portfolio", "transactions", "Main"]);
+    assert_eq!(listed.lines().count(), 4, "header and 3 rows: {listed}");
+    let holdings = cli.ok(&["portfolio", "holdings", "Main"]);
+    assert!(holdings.contains("AAPL"), "{holdings}");
+
+    // Again: the good rows are duplicates now, the bad ones skipped as before.
+    let again = cli.ok(&args);
+    assert!(
+        again.contains("0 imported, 3 duplicate(s), 4 invalid line(s) skipped"),
+        "{again}"
+    );
+
+    // Nothing but bad rows: exit 0, nothing written, and the summary says so.
+    let bad = cli.write(
+        "bad.csv",
+        "date,type,symbol,quantity,price,fee,currency,note\n\
+         2024-02-01,sell,AAPL,100,110,1,USD,more than held\n\
+         2024-02-02,buy,AAPL,1,x,0,USD,bad price\n",
+    );
+    let out = cli.run(&[
+        "tx",
+        "import",
+        &bad,
+        "--portfolio",
+        "Main",
+        "--skip-invalid",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("0 imported, 0 duplicate(s), 2 invalid line(s) skipped")
+            && stdout.contains("nothing was written"),
+        "{stdout}"
+    );
+    assert!(stderr(&out).contains("skipped: line 2: quantity: cannot sell 100 AAPL"));
+    assert!(stderr(&out).contains("skipped: line 3: price: "));
+    let listed = cli.ok(&["portfolio", "transactions", "Main"]);
+    assert_eq!(listed.lines().count(), 4, "unchanged: {listed}");
+}
+
+fn transaction_import_without_skip_invalid_writes_nothing_and_hints_at_the_flag(cli: Cli) {
+    cli.bootstrap();
+    portfolio_with_aapl(&cli, "Main");
+    let file = cli.write("mixed.csv", MIXED_TX_CSV);
+    let out = cli.run(&["tx", "import", &file, "--portfolio", "Main"]);
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("error: line 3: quantity: "), "{err}");
+    assert!(err.contains("error: line 6: type: "), "{err}");
+    assert!(
+        err.contains("nothing was written") && err.contains("--skip-invalid"),
+        "{err}"
+    );
+    let listed = cli.ok(&["portfolio", "transactions", "Main"]);
+    assert_eq!(listed.lines().count(), 1, "nothing imported: {listed}");
+
+    // An over-sale alone is refused the same way, naming its line.
+    let oversold = cli.write(
+        "oversold.csv",
+        "date,type,symbol,quantity,price,fee,currency,note\n\
+         2024-01-02,buy,AAPL,10,100,1,USD,\n\
+         2024-01-03,sell,AAPL,20,110,1,USD,\n",
+    );
+    let out = cli.run(&["tx", "import", &oversold, "--portfolio", "Main"]);
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("line 3: quantity: cannot sell 20 AAPL")
+            && stderr(&out).contains("--skip-invalid"),
+        "{}",
+        stderr(&out)
+    );
+    let listed = cli.ok(&["portfolio", "transactions", "Main"]);
+    assert_eq!(listed.lines().count(), 1, "nothing imported: {listed}");
 }

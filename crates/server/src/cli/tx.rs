@@ -15,9 +15,9 @@ use std::{io::Write, path::PathBuf, process::ExitCode};
 
 #[derive(Debug, Subcommand)]
 pub enum TxCommand {
-    /// Import transactions, all or nothing (errors name the file's line).
-    /// Rows identical to a transaction already in the portfolio are skipped
-    /// and listed.
+    /// Import transactions, all or nothing (errors name the file's line),
+    /// unless --skip-invalid. Rows identical to a transaction already in the
+    /// portfolio are skipped and listed.
     ///
     /// Formats: `ours` (default; columns
     /// `date,type,symbol,quantity,price,fee,currency,note` plus optional
@@ -35,6 +35,12 @@ pub enum TxCommand {
         format: String,
         #[command(flatten)]
         mapping: MappingArgs,
+        /// Import the valid rows and list every skipped line with the field
+        /// and reason: rows that do not read, name an unknown instrument, or
+        /// that the ledger refuses (a sale of more than is held, also when
+        /// the buy it needed was skipped). Exit 0 even when every row is skipped.
+        #[arg(long)]
+        skip_invalid: bool,
         /// The user to act as.
         #[arg(long, default_value = "admin")]
         user: String,
@@ -116,6 +122,7 @@ impl MappingArgs {
         Ok(ImportOptions {
             mapping,
             default_currency,
+            skip_invalid: false,
         })
     }
 }
@@ -127,15 +134,28 @@ pub async fn run(ctx: &AppContext, cmd: TxCommand) -> anyhow::Result<ExitCode> {
             portfolio,
             format,
             mapping,
+            skip_invalid,
             user,
         } => {
             let user = acting_user(ctx, &user).await?;
             let p = portfolios::find_portfolio(ctx, &user, &portfolio).await?;
             let format: ImportFormat = format.parse()?;
-            let options = mapping.options(format)?;
+            let options = ImportOptions {
+                skip_invalid,
+                ..mapping.options(format)?
+            };
             let bytes =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let report = import_transactions(ctx, &user, p.id, format, &bytes, &options).await?;
+            let report = match import_transactions(ctx, &user, p.id, format, &bytes, &options).await
+            {
+                Ok(report) => report,
+                Err(AppError::Invalid(errors)) => return Ok(rejected(&file, &errors)),
+                Err(e) => return Err(e.into()),
+            };
+            // Every skipped line, as `bars import --skip-invalid` lists them.
+            for s in &report.skipped {
+                eprintln!("skipped: {s}");
+            }
             println!(
                 "imported {} transaction(s) into {} ({} read from {}, format {})",
                 report.imported_count,
@@ -151,6 +171,19 @@ pub async fn run(ctx: &AppContext, cmd: TxCommand) -> anyhow::Result<ExitCode> {
                 );
                 for d in &report.duplicates {
                     println!("  line {}: {}", d.line, d.reason);
+                }
+            }
+            if skip_invalid {
+                let mut lines: Vec<u64> = report.skipped.iter().map(|s| s.line).collect();
+                lines.dedup();
+                println!(
+                    "{} imported, {} duplicate(s), {} invalid line(s) skipped",
+                    report.imported_count,
+                    report.duplicates.len(),
+                    lines.len()
+                );
+                if report.imported_count == 0 {
+                    println!("nothing was written: no row was left to import");
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -180,6 +213,25 @@ pub async fn run(ctx: &AppContext, cmd: TxCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// An all-or-nothing import refused: every error, and the hint to skip the
+/// bad rows when they are rows (a whole-file error cannot be skipped).
+fn rejected(file: &std::path::Path, errors: &[FieldError]) -> ExitCode {
+    for e in errors {
+        eprintln!("error: {e}");
+    }
+    // Row errors carry the row's position; whole-file ones do not.
+    if errors.iter().any(|e| e.index.is_some()) {
+        eprintln!(
+            "{} error(s) in {}; nothing was written (use --skip-invalid to import the valid rows)",
+            errors.len(),
+            file.display()
+        );
+    } else {
+        eprintln!("nothing was written");
+    }
+    ExitCode::from(super::EXIT_INVALID_INPUT)
 }
 
 /// Our CSV, every bad line reported by its line in the file.

@@ -43,12 +43,27 @@ pub struct ImportParams {
     sign: Option<String>,
     /// Currency of rows without one.
     currency: Option<String>,
+    /// Import the valid rows and list the others in `skipped` (rows that do
+    /// not read, name an unknown instrument, or that the ledger refuses)
+    /// instead of rejecting the upload.
+    #[serde(default)]
+    skip_invalid: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SkippedOut {
     /// Line in the uploaded file.
     pub line: u64,
+    pub reason: String,
+}
+
+/// A row left out by `skip_invalid=true`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvalidRowOut {
+    /// Line in the uploaded file where the row starts.
+    pub line: u64,
+    /// The field at fault, when one is.
+    pub field: Option<String>,
     pub reason: String,
 }
 
@@ -61,6 +76,9 @@ pub struct ImportOut {
     pub imported: usize,
     /// Rows skipped because an identical transaction is already in the portfolio.
     pub duplicates: Vec<SkippedOut>,
+    /// With `skip_invalid=true`: every row left out, in file line order (a
+    /// line with several faults once for each); empty otherwise.
+    pub skipped: Vec<InvalidRowOut>,
     pub transactions: Vec<TransactionOut>,
 }
 
@@ -73,8 +91,14 @@ pub struct ImportOut {
 /// commas), `wealthfolio-csv`, and `generic` with a column mapping (`map`,
 /// `types`, `delimiter`, `date_format`, `decimal_comma`, `sign`). Any bad row,
 /// unknown instrument or impossible ledger (selling more than is held) is a
-/// 422 naming the file's line; nothing is written. Rows identical to a
-/// transaction already in the portfolio are skipped and listed.
+/// 422 naming the file's line; nothing is written — unless `skip_invalid=true`:
+/// then those rows are left out and listed in `skipped` (line, field, reason),
+/// and the rest is written in one transaction (201, also when nothing was
+/// left). The ledger check walks the rows in time order with the portfolio's
+/// transactions, so a sale that needed a skipped buy is skipped too. A
+/// whole-file error (not UTF-8, bad header, not JSON) is always a 422. Rows
+/// identical to a transaction already in the portfolio are skipped and listed
+/// in `duplicates`.
 #[utoipa::path(post, path = "/portfolios/{id}/import", tag = "import/export",
     params(("id" = i64, Path), ImportParams),
     request_body(content = String, description = "The file", content_type = "text/csv"),
@@ -119,6 +143,7 @@ pub async fn import(
     let options = ImportOptions {
         mapping,
         default_currency,
+        skip_invalid: p.skip_invalid,
     };
     let report =
         import_transactions(&state.ctx, &user, PortfolioId(id), format, &body, &options).await?;
@@ -134,6 +159,15 @@ pub async fn import(
                 .map(|d| SkippedOut {
                     line: d.line,
                     reason: d.reason.clone(),
+                })
+                .collect(),
+            skipped: report
+                .skipped
+                .iter()
+                .map(|s| InvalidRowOut {
+                    line: s.line,
+                    field: s.field.clone(),
+                    reason: s.reason.clone(),
                 })
                 .collect(),
             transactions: report.imported.iter().map(TransactionOut::from).collect(),

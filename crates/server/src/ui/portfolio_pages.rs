@@ -1397,6 +1397,7 @@ impl ImportForm {
         Ok(ImportOptions {
             mapping,
             default_currency,
+            skip_invalid: false,
         })
     }
 }
