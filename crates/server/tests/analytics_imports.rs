@@ -1,6 +1,6 @@
 //! Transaction import and export over HTTP, on SQLite and PostgreSQL: every
 //! format's sample file, the export → import round trip, all-or-nothing
-//! errors by file line, and duplicates.
+//! errors by file line, `skip_invalid=true`, and duplicates.
 
 #[path = "api/harness.rs"]
 #[allow(dead_code)]
@@ -39,6 +39,7 @@ on_both_backends!(
     export_then_import_reproduces_the_portfolio_exactly,
     a_bad_file_is_refused_by_line_and_writes_nothing,
     reimporting_skips_and_reports_duplicates,
+    skip_invalid_imports_the_good_rows_and_lists_every_skipped_one_by_line,
 );
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -332,4 +333,118 @@ async fn reimporting_skips_and_reports_duplicates(app: TestApp) {
     let csv = imported(&app, p, "format=ghostfolio-csv", fixture("ghostfolio.csv")).await;
     assert_eq!(csv["imported"], 1, "{csv}");
     assert_eq!(csv["duplicates"].as_array().unwrap().len(), 4, "{csv}");
+}
+
+async fn skip_invalid_imports_the_good_rows_and_lists_every_skipped_one_by_line(app: TestApp) {
+    instruments(&app, &[("AAPL", "stock", "USD")]).await;
+    let p = portfolio(&app, "Main", "USD").await;
+    let header = "date,type,symbol,quantity,price,fee,currency,note\n";
+    imported(
+        &app,
+        p,
+        "format=ours",
+        format!("{header}2024-01-02,buy,AAPL,10,100,0,USD,\n").into_bytes(),
+    )
+    .await;
+    // Line 2 is already there; line 3 does not read, so the sale of 12 on
+    // line 4 finds only the 10 held; line 6 names an unknown instrument; the
+    // sale of 6 on line 5 is fine, which leaves too little for line 7.
+    let file = format!(
+        "{header}2024-01-02,buy,AAPL,10,100,0,USD,\n\
+         2024-01-03,buy,AAPL,x,100,0,USD,\n\
+         2024-01-04,sell,AAPL,12,100,0,USD,\n\
+         2024-01-05,sell,AAPL,6,100,0,USD,\n\
+         2024-01-06,dividend,ZZZZ,1,1,0,USD,\n\
+         2024-01-07,sell,AAPL,6,100,0,USD,\n"
+    );
+
+    // Without the option the file is refused whole.
+    let bad = problem(
+        upload(&app, p, "format=ours", file.clone().into_bytes()).await,
+        422,
+    )
+    .await;
+    assert_eq!(bad["errors"][0]["line"], 3, "{bad}");
+    assert_eq!(transactions(&app, p).await.len(), 1);
+
+    let report = imported(&app, p, "format=ours&skip_invalid=true", file.into_bytes()).await;
+    assert_eq!(report["imported"], 1, "{report}");
+    assert_eq!(report["duplicates"][0]["line"], 2, "{report}");
+    let skipped: Vec<(u64, &str)> = report["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["line"].as_u64().unwrap(), s["field"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            (3, "quantity"),
+            (4, "quantity"),
+            (6, "symbol"),
+            (7, "quantity")
+        ],
+        "{report}"
+    );
+    let reason = |i: usize| report["skipped"][i]["reason"].as_str().unwrap().to_owned();
+    assert!(reason(1).contains("only 10 held"), "{report}");
+    assert!(reason(2).contains("unknown instrument ZZZZ"), "{report}");
+    assert!(reason(3).contains("only 4 held"), "{report}");
+    let stored = transactions(&app, p).await;
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    assert_eq!(stored[1]["type"], "sell");
+    assert_eq!(stored[1]["quantity"], "6");
+
+    // Nothing left to import: a 201 that says so, and nothing written.
+    let report = imported(
+        &app,
+        p,
+        "format=ours&skip_invalid=true",
+        format!("{header}2024-02-01,sell,AAPL,100,100,0,USD,\n").into_bytes(),
+    )
+    .await;
+    assert_eq!(report["imported"], 0, "{report}");
+    assert_eq!(report["skipped"][0]["line"], 2, "{report}");
+    assert_eq!(transactions(&app, p).await.len(), 2);
+
+    // A whole-file error is not skippable.
+    let bad = problem(
+        upload(
+            &app,
+            p,
+            "skip_invalid=true",
+            b"date,kind\n2024-01-02,buy\n".to_vec(),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(bad["errors"][0]["line"], 1, "{bad}");
+
+    // The option and the list are documented.
+    let doc = json(
+        app.anonymous(Method::GET, "/api/v1/openapi.json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let params = doc["paths"]["/portfolios/{id}/import"]["post"]["parameters"]
+        .as_array()
+        .unwrap();
+    assert!(
+        params.iter().any(|p| p["name"] == "skip_invalid"),
+        "{params:?}"
+    );
+    let out = &doc["components"]["schemas"]["ImportOut"]["properties"]["skipped"];
+    assert!(
+        out.is_object(),
+        "{}",
+        doc["components"]["schemas"]["ImportOut"]
+    );
+    assert!(
+        doc["components"]["schemas"]["InvalidRowOut"]["properties"]["field"].is_object(),
+        "{}",
+        doc["components"]["schemas"]
+    );
 }
