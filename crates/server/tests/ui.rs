@@ -170,6 +170,7 @@ on_both_backends!(
     transaction_form_errors_are_shown_beside_the_field_and_the_form_is_kept,
     csv_import_previews_and_reports_bad_lines_before_writing,
     the_import_preview_names_the_line_of_an_unknown_instrument_or_an_over_sale,
+    skip_invalid_rows_in_the_import_preview_lists_the_left_out_lines_and_imports_the_rest,
     re_importing_a_file_reports_the_duplicates_it_skips,
     the_import_form_reads_the_other_formats,
     the_stream_sends_new_bars_to_subscribers,
@@ -617,6 +618,58 @@ async fn csv_import_previews_and_reports_bad_lines_before_writing(app: TestApp) 
     )
     .await;
     assert_eq!(listed["total"], 1);
+}
+
+async fn skip_invalid_rows_in_the_import_preview_lists_the_left_out_lines_and_imports_the_rest(
+    app: TestApp,
+) {
+    app.add_instrument("AAPL", "stock", "USD").await;
+    let pid = app.add_portfolio("Main").await;
+    let mut b = Browser::new(&app);
+    b.sign_in().await;
+    let csrf = b.csrf.clone();
+    let path = format!("/portfolios/{pid}/import");
+    let csv = "date,type,symbol,quantity,price,fee,currency,note\n\
+               2024-01-03,buy,AAPL,10,187.25,1,USD,\n\
+               2024-01-04,buy,AAPL,-1,187.25,1,USD,\n\
+               2024-01-05,sell,AAPL,20,190,1,USD,\n";
+    let form = [
+        ("_csrf", csrf.as_str()),
+        ("csv", csv),
+        ("skip_invalid", "1"),
+    ];
+    let r = b.post(&path, &form).await;
+    assert_eq!(r.status(), 200);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("these lines will be left out"), "{body}");
+    assert!(body.contains("line 3: quantity: "), "{body}");
+    assert!(
+        body.contains("line 4: quantity: cannot sell 20 AAPL"),
+        "{body}"
+    );
+    assert!(body.contains("Import 1 transaction(s)"), "{body}");
+    assert!(
+        body.contains(r#"name="skip_invalid" value="1""#),
+        "the confirmation carries the choice: {body}"
+    );
+    assert_eq!(
+        transaction_total(&app, pid).await,
+        0,
+        "a preview writes nothing"
+    );
+    let confirm = [
+        ("_csrf", csrf.as_str()),
+        ("csv", csv),
+        ("skip_invalid", "1"),
+        ("confirm", "1"),
+    ];
+    let r = b.post(&path, &confirm).await;
+    assert_eq!(r.status(), 303);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.contains("skip=2"), "{location}");
+    assert_eq!(transaction_total(&app, pid).await, 1);
+    let page = b.get(&location).await.text().await.unwrap();
+    assert!(page.contains("Left out 2 invalid line(s)."), "{page}");
 }
 
 async fn transaction_total(app: &TestApp, pid: i64) -> u64 {

@@ -1328,6 +1328,8 @@ pub struct TxQuery {
     n: Option<u64>,
     /// Duplicates an import skipped.
     dup: Option<u64>,
+    /// Invalid rows an import skipped ("skip invalid rows").
+    skip: Option<u64>,
 }
 
 /// The import form's values, kept when the page is shown again.
@@ -1352,6 +1354,9 @@ pub struct ImportForm {
     decimal_comma: String,
     #[serde(default)]
     sign: String,
+    /// "1": leave out the invalid rows and import the rest (`skip_invalid`).
+    #[serde(default)]
+    skip_invalid: String,
     /// The file's text (pasted, or carried from the preview to the confirmation).
     #[serde(default)]
     csv: String,
@@ -1397,7 +1402,7 @@ impl ImportForm {
         Ok(ImportOptions {
             mapping,
             default_currency,
-            skip_invalid: false,
+            skip_invalid: self.skip_invalid == "1",
         })
     }
 }
@@ -1422,6 +1427,8 @@ struct ImportPreview {
     /// The first rows to be written, with their file lines.
     rows: Vec<(u64, TxRow)>,
     duplicates: Vec<String>,
+    /// Lines "skip invalid rows" leaves out, with why.
+    skipped: Vec<String>,
     errors: Vec<String>,
 }
 
@@ -1521,12 +1528,18 @@ async fn transactions_page(
         Some("added") => Some("Transaction recorded.".to_owned()),
         Some("saved") => Some("Transaction saved.".to_owned()),
         Some("deleted") => Some("Transaction deleted.".to_owned()),
-        Some("imported") => Some(match q.dup.unwrap_or(0) {
-            0 => format!("Imported {} transaction(s).", q.n.unwrap_or(0)),
-            d => format!(
-                "Imported {} transaction(s); skipped {d} already in the portfolio.",
-                q.n.unwrap_or(0)
-            ),
+        Some("imported") => Some({
+            let mut text = match q.dup.unwrap_or(0) {
+                0 => format!("Imported {} transaction(s).", q.n.unwrap_or(0)),
+                d => format!(
+                    "Imported {} transaction(s); skipped {d} already in the portfolio.",
+                    q.n.unwrap_or(0)
+                ),
+            };
+            if let Some(skipped) = q.skip.filter(|n| *n > 0) {
+                text.push_str(&format!(" Left out {skipped} invalid line(s)."));
+            }
+            text
         }),
         _ => None,
     };
@@ -1755,9 +1768,10 @@ pub async fn import(
     let (preview, status) = match outcome {
         Ok(report) if confirm => {
             return Ok(Redirect::to(&format!(
-                "/portfolios/{id}/transactions?msg=imported&n={}&dup={}",
+                "/portfolios/{id}/transactions?msg=imported&n={}&dup={}&skip={}",
                 report.imported_count,
-                report.duplicates.len()
+                report.duplicates.len(),
+                skipped_lines(&report)
             ))
             .into_response());
         }
@@ -1823,6 +1837,7 @@ async fn read_import_form(state: &AppState, request: Request) -> UiResult<Import
                 "date_format" => form.date_format = text,
                 "decimal_comma" => form.decimal_comma = text,
                 "sign" => form.sign = text,
+                "skip_invalid" => form.skip_invalid = text,
                 "csv" => form.csv = text,
                 "confirm" => form.confirm = text,
                 _ => {}
@@ -1871,8 +1886,16 @@ fn preview_of(format: &'static str, report: &imports::ImportReport) -> ImportPre
             .iter()
             .map(|d| format!("line {}: {}", d.line, d.reason))
             .collect(),
+        skipped: report.skipped.iter().map(ToString::to_string).collect(),
         errors: Vec::new(),
     }
+}
+
+/// How many lines an import left out (a line may have several faults).
+fn skipped_lines(report: &imports::ImportReport) -> usize {
+    let mut lines: Vec<u64> = report.skipped.iter().map(|s| s.line).collect();
+    lines.dedup();
+    lines.len()
 }
 
 fn failed_preview(format: &'static str, errors: Vec<String>) -> ImportPreview {
@@ -1882,6 +1905,7 @@ fn failed_preview(format: &'static str, errors: Vec<String>) -> ImportPreview {
         to_import: 0,
         rows: Vec::new(),
         duplicates: Vec::new(),
+        skipped: Vec::new(),
         errors,
     }
 }
