@@ -10,7 +10,7 @@
 //! (selling more than is held) is reported by line and nothing is written —
 //! unless [`ImportOptions::skip_invalid`] is set, in which case those rows are
 //! left out, listed by line, and the rest is written in one transaction
-//! (see [`skip`] for how the ledger check decides which rows stay).
+//! (the `skip` module says how the ledger check decides which rows stay).
 //! Rows identical to a transaction already in the portfolio are skipped and
 //! reported. [`check_import`] is the same import without the write (a
 //! preview), so what it reports is exactly what the import would do.
@@ -516,7 +516,9 @@ pub(crate) fn identity(tx: &Transaction) -> String {
     crate::exports::row_of(tx).join("\u{1f}")
 }
 
-/// Imports a file into a portfolio: all rows or none. Rows identical to a
+/// Imports a file into a portfolio: all rows or none, or with
+/// [`ImportOptions::skip_invalid`] the rows that pass, in one store
+/// transaction (a storage error writes nothing). Rows identical to a
 /// transaction already in the portfolio (as many times as it is there) are
 /// skipped and reported; errors name the file's line.
 pub async fn import_transactions(
