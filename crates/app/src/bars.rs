@@ -208,6 +208,15 @@ pub async fn store_bars(ctx: &AppContext, bars: &[Bar]) -> AppResult<UpsertCount
     Ok(counts)
 }
 
+/// Bars another replica stored in the shared database (its newest per series):
+/// this process's caches and live subscribers learn of them as if stored here;
+/// nothing is written.
+pub fn stored_elsewhere(ctx: &AppContext, bars: &[Bar]) {
+    ctx.quotes.stored(bars);
+    ctx.newest_closes.record(bars);
+    announce(ctx, bars);
+}
+
 fn announce(ctx: &AppContext, bars: &[Bar]) {
     if ctx.bar_events.receiver_count() == 0 {
         return;

@@ -372,6 +372,13 @@ pub trait Store:
     fn backend(&self) -> &'static str;
     /// Checks the database answers (for `/readyz`).
     async fn ping(&self) -> StoreResult<()>;
+    /// From now on, the newest bar of each series that *other* processes sharing
+    /// this database store, as their writes commit (several replicas on one
+    /// PostgreSQL). `None` where no other process writes (a SQLite file belongs
+    /// to one process). Dropping the receiver stops listening.
+    fn subscribe_foreign_bars(&self) -> Option<tokio::sync::mpsc::Receiver<Vec<Bar>>> {
+        None
+    }
 }
 
 pub use crate::market::ports::*;

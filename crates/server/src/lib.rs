@@ -8,6 +8,7 @@ pub mod demo;
 pub mod http;
 pub mod jobs;
 pub mod provider_keys;
+pub mod replicas;
 pub mod shutdown;
 pub mod telemetry;
 pub mod ui;

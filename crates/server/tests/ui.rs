@@ -886,6 +886,86 @@ async fn the_stream_sends_new_bars_to_subscribers(app: TestApp) {
     assert!(seen.contains("\"last\":\"$11.50\""), "{seen}");
 }
 
+/// Several replicas on one PostgreSQL database (SQLite belongs to one process).
+mod postgres_replicas {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_bar_stored_through_one_replica_reaches_streams_and_quotes_of_another() {
+        let Some(a) = spawn_app(Backend::Postgres).await else {
+            return;
+        };
+        let b = a.replica().await;
+        a.add_instrument("AAPL", "stock", "USD").await;
+        let get_b = |path: &str| {
+            Client::new()
+                .get(format!("{}{path}", b.base))
+                .bearer_auth(&a.token)
+        };
+        let first = a
+            .post_csv(
+                "/api/v1/instruments/AAPL/bars?interval=1d",
+                "time,open,high,low,close,volume\n2024-06-14,10,13,9,11,100\n",
+            )
+            .await;
+        assert_eq!(first.status(), 200);
+        // B quotes (and caches) that first close.
+        let before = json(
+            get_b("/api/v1/instruments/AAPL/quote")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(before["price"], 11.0, "{before}");
+        let mut stream = get_b("/api/v1/stream?symbols=AAPL").send().await.unwrap();
+        assert_eq!(stream.status(), 200);
+        read_until(&mut stream, "retry:").await;
+        // The listener of B may still be subscribing: keep storing until it hears.
+        let mut seen = String::new();
+        for close in ["11.5", "11.75", "12", "12.25", "12.5"] {
+            let ingest = a
+                .post_csv(
+                    "/api/v1/instruments/AAPL/bars?interval=1d",
+                    format!("time,open,high,low,close,volume\n2024-06-14,10,13,9,{close},100\n"),
+                )
+                .await;
+            assert_eq!(ingest.status(), 200);
+            match tokio::time::timeout(std::time::Duration::from_secs(2), async {
+                let mut got = String::new();
+                while !got.contains("event: bar") {
+                    let chunk = stream.chunk().await.unwrap().unwrap();
+                    got.push_str(&String::from_utf8_lossy(&chunk));
+                }
+                got
+            })
+            .await
+            {
+                Ok(got) => {
+                    seen = format!("{close}|{got}");
+                    break;
+                }
+                Err(_) => continue,
+            }
+        }
+        let (close, event) = seen
+            .split_once('|')
+            .expect("B streamed a bar stored through A");
+        assert!(event.contains("\"symbol\":\"AAPL\""), "{event}");
+        let shown = format!("\"last\":\"${:.2}\"", close.parse::<f64>().unwrap());
+        assert!(event.contains(&shown), "{shown} in {event}");
+        // B's cached quote was dropped: it now answers with A's bar.
+        let quote = json(
+            get_b("/api/v1/instruments/AAPL/quote")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(quote["price"].as_f64(), close.parse().ok(), "{quote}");
+    }
+}
+
 /// Reads a stream until `marker` has arrived (at most 5 s).
 async fn read_until(r: &mut Response, marker: &str) -> String {
     let mut seen = String::new();

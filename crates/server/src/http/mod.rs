@@ -215,6 +215,8 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let signal = state.shutdown.clone();
+    // Ends with the shutdown signal; dropping its receiver stops the listener.
+    let _relay = crate::replicas::relay_foreign_bars(state.ctx.clone(), signal.clone());
     let stop = async move {
         tokio::select! {
             () = shutdown => {},

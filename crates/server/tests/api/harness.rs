@@ -82,7 +82,37 @@ pub async fn spawn_app_configured(
     })
 }
 
+/// A second server on the same database, as another replica runs: its own store
+/// (connections), context, caches and live streams.
+#[allow(dead_code)]
+pub struct Replica {
+    pub base: String,
+    pub ctx: AppContext,
+    _server: tokio::task::JoinHandle<()>,
+}
+
 impl TestApp {
+    /// Starts another replica on this app's database (the same tokens work).
+    #[allow(dead_code)]
+    pub async fn replica(&self) -> Replica {
+        let ctx = AppContext::new(self._db.open().await, self.clock.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let state = AppState::new(ctx.clone(), Arc::new(Settings::default()));
+        let server = tokio::spawn(async move {
+            http::serve(listener, state, std::future::pending())
+                .await
+                .expect("replica server");
+        });
+        Replica {
+            base,
+            ctx,
+            _server: server,
+        }
+    }
+
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.client
             .request(method, format!("{}{path}", self.base))

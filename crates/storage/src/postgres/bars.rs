@@ -184,7 +184,13 @@ pub(super) async fn convert_row_bars(tx: &deadpool_postgres::Transaction<'_>) ->
 }
 
 impl PgStore {
-    pub(super) async fn pg_upsert_bars(&self, batch: BarBatch) -> StoreResult<UpsertCounts> {
+    /// Writes `batch` and sends `notices` (see `bar_notify`) in the same transaction,
+    /// so other replicas hear of committed bars only.
+    pub(super) async fn pg_upsert_bars(
+        &self,
+        batch: BarBatch,
+        notices: &[String],
+    ) -> StoreResult<UpsertCounts> {
         let mut client = self.client().await?;
         let tx = client
             .transaction()
@@ -214,6 +220,14 @@ impl PgStore {
         drop(by_symbol);
         let rows = batch.resolve(&ids);
         let counts = write_blocks(&tx, &rows).await?;
+        if !notices.is_empty() {
+            tx.execute(
+                "SELECT pg_notify($1, notice) FROM unnest($2::text[]) AS notice",
+                &[&super::bar_notify::CHANNEL, &notices],
+            )
+            .await
+            .map_err(db("announcing stored bars"))?;
+        }
         tx.commit().await.map_err(db("committing bars"))?;
         Ok(counts)
     }

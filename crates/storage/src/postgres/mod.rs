@@ -4,6 +4,7 @@
 //! other timestamp is TIMESTAMPTZ (written truncated to microseconds), money is NUMERIC
 //! read and written as `rust_decimal::Decimal`.
 
+mod bar_notify;
 mod bars;
 mod corporate_events;
 mod instruments;
@@ -33,6 +34,11 @@ const POOL_SIZE: usize = 16;
 
 pub(crate) struct PgStore {
     pool: Pool,
+    /// How to open the connection that listens for other replicas' bars.
+    config: tokio_postgres::Config,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
+    /// This store's identity in bar notices (see `bar_notify`).
+    origin: String,
 }
 
 impl PgStore {
@@ -55,9 +61,10 @@ impl PgStore {
             .parse()
             .map_err(|e: tokio_postgres::Error| invalid(e.to_string()))?;
         config.ssl_mode(tls_options.mode.driver_mode());
+        let tls = tls::connector(&tls_options).map_err(invalid)?;
         let manager = Manager::from_config(
-            config,
-            tls::connector(&tls_options).map_err(invalid)?,
+            config.clone(),
+            tls.clone(),
             ManagerConfig {
                 // Fast recycling keeps the session (and its temporary staging table).
                 recycling_method: RecyclingMethod::Fast,
@@ -77,7 +84,12 @@ impl PgStore {
             .simple_query("SELECT 1")
             .await
             .map_err(|e| failed("checking the connection", Box::new(e)))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            config,
+            tls,
+            origin: bar_notify::new_origin(),
+        })
     }
 
     pub(crate) fn pool(&self) -> &Pool {

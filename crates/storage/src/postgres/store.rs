@@ -1,6 +1,6 @@
 //! The port traits on [`PgStore`], delegating to the sibling modules.
 
-use super::{PgStore, db};
+use super::{PgStore, bar_notify, db};
 use crate::codec::BarBatch;
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -36,7 +36,9 @@ impl BarStore for PgStore {
         if bars.is_empty() {
             return Ok(UpsertCounts::default());
         }
-        self.pg_upsert_bars(BarBatch::from_bars(bars)).await
+        let notices = bar_notify::payloads(&self.origin, bars);
+        self.pg_upsert_bars(BarBatch::from_bars(bars), &notices)
+            .await
     }
 
     async fn bars(
@@ -205,5 +207,16 @@ impl Store for PgStore {
             .await
             .map_err(db("pinging PostgreSQL"))?;
         Ok(())
+    }
+
+    fn subscribe_foreign_bars(&self) -> Option<tokio::sync::mpsc::Receiver<Vec<Bar>>> {
+        let (tx, rx) = tokio::sync::mpsc::channel(bar_notify::QUEUE);
+        tokio::spawn(bar_notify::listen(
+            self.config.clone(),
+            self.tls.clone(),
+            self.origin.clone(),
+            tx,
+        ));
+        Some(rx)
     }
 }
