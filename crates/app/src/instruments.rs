@@ -36,6 +36,17 @@ pub fn check_provider(instrument: &Instrument) -> AppResult<()> {
     }
 }
 
+/// Asks the price source whether it can price the instrument as configured
+/// (no source configured: nothing to ask, e.g. tools and tests).
+fn check_priceable(ctx: &AppContext, instrument: &Instrument) -> AppResult<()> {
+    match &ctx.prices {
+        Some(prices) => prices
+            .check_instrument(instrument)
+            .map_err(|e| AppError::Invalid(vec![e])),
+        None => Ok(()),
+    }
+}
+
 fn require_admin(actor: &User) -> AppResult<()> {
     if actor.role == Role::Admin {
         Ok(())
@@ -51,6 +62,7 @@ pub async fn create_instrument(
 ) -> AppResult<Instrument> {
     require_admin(actor)?;
     check_provider(&instrument)?;
+    check_priceable(ctx, &instrument)?;
     let created = ctx.store.create_instrument(&instrument).await;
     // After the write: a lookup racing it cannot cache the old state.
     ctx.listing_dates.forget(&instrument.symbol);
@@ -71,6 +83,7 @@ pub async fn update_instrument(
 ) -> AppResult<Instrument> {
     require_admin(actor)?;
     check_provider(&instrument)?;
+    check_priceable(ctx, &instrument)?;
     let updated = ctx.store.update_instrument(&instrument).await;
     ctx.listing_dates.forget(&instrument.symbol);
     ctx.quotes.forget(&instrument.symbol);

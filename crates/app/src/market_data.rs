@@ -294,6 +294,14 @@ pub trait PriceSource: Send + Sync {
         None
     }
 
+    /// Whether this source could price `instrument` as configured, checked
+    /// when an instrument is created or changed so a setting the provider
+    /// needs (the `url` provider's `url_source`) is refused up front rather
+    /// than failing every fetch. The error names the instrument's field.
+    fn check_instrument(&self, _instrument: &Instrument) -> Result<(), crate::FieldError> {
+        Ok(())
+    }
+
     /// Bars of `interval` whose start lies in `[from, to)`, ascending.
     /// Date-keyed intervals are keyed by the exchange's local trading date at
     /// 00:00 UTC (see [`pricetrack_domain::date_key`]). An empty range is

@@ -1,6 +1,6 @@
 //! Instruments: anything with a price, from a listed stock to a watch priced by hand.
 
-use crate::{Currency, Symbol};
+use crate::{Currency, Symbol, UrlSource};
 use serde::{Deserialize, Serialize};
 use std::{fmt, str::FromStr};
 
@@ -145,6 +145,10 @@ pub struct Instrument {
     /// the validator (a provider mixing in another listing's history).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listing_date: Option<jiff::civil::Date>,
+    /// Where the `url` provider reads the price (the environment's
+    /// `PRICETRACK_PROVIDER_URL_SOURCES` is the fallback when this is none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_source: Option<UrlSource>,
 }
 
 impl Instrument {
@@ -184,12 +188,19 @@ impl Instrument {
             provider,
             provider_symbol,
             listing_date: None,
+            url_source: None,
         })
     }
 
     /// The same instrument with its first trading day set (or cleared).
     pub fn with_listing_date(mut self, listing_date: Option<jiff::civil::Date>) -> Self {
         self.listing_date = listing_date;
+        self
+    }
+
+    /// The same instrument with its own URL source set (or cleared).
+    pub fn with_url_source(mut self, url_source: Option<UrlSource>) -> Self {
+        self.url_source = url_source;
         self
     }
 

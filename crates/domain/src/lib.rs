@@ -13,6 +13,7 @@ pub mod instrument;
 pub mod money;
 pub mod symbol;
 pub mod transaction;
+pub mod url_source;
 pub mod validation;
 
 pub use bar::{Bar, BarError, Interval, IntervalParseError, Ohlcv, date_key};
@@ -22,6 +23,7 @@ pub use ids::{PortfolioId, TransactionId, UserId};
 pub use instrument::{Instrument, InstrumentError, InstrumentKind, ProviderName};
 pub use money::{Amount, AmountError, Money, Price, Quantity};
 pub use symbol::{Symbol, SymbolError};
+pub use url_source::{Extractor, NumberFormat, UrlSource};
 pub use transaction::{
     SplitRatio, Transaction, TransactionError, TransactionKind, TransactionType,
 };

@@ -9,7 +9,8 @@
 //! * `PRICETRACK_PROVIDER_YAHOO_COOKIE_URL` — where Yahoo's session cookie
 //!   comes from (default `https://fc.yahoo.com`).
 //! * `PRICETRACK_PROVIDER_URL_SOURCES` — JSON object `{SYMBOL: UrlSource}` for
-//!   the `url` provider (see [`crate::url_source::UrlSource`]).
+//!   the `url` provider (see [`crate::url_source::UrlSource`]): the fallback
+//!   for instruments that carry no `url_source` of their own.
 //! * `PRICETRACK_PROVIDER_ORDER_<KIND>` — comma-separated fallback order for an
 //!   instrument kind, e.g. `PRICETRACK_PROVIDER_ORDER_STOCK=yahoo,stooq`.
 //! * `PRICETRACK_PROVIDER_<NAME>_RATE_PER_MINUTE`, `PRICETRACK_PROVIDER_<NAME>_RATE_BURST` —
@@ -311,11 +312,10 @@ impl ProvidersConfig {
                     message: format!("not a JSON object of symbol → source: {e}"),
                 })?;
             for (sym, src) in &cfg.url_sources {
-                src.validate()
-                    .map_err(|message| ConfigError::InvalidValue {
-                        key: format!("PRICETRACK_PROVIDER_URL_SOURCES[{sym}]"),
-                        message,
-                    })?;
+                crate::url_source::validate(src).map_err(|e| ConfigError::InvalidValue {
+                    key: format!("PRICETRACK_PROVIDER_URL_SOURCES[{sym}]"),
+                    message: e.message,
+                })?;
             }
         }
         Ok(cfg)

@@ -38,6 +38,7 @@ use crate::{
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use pricetrack_app::{
+    FieldError,
     market_data::{
         ErrorClass, FetchError, FetchErrorKind, FetchedBars, HistoryReach, PriceSource, Quote,
     },
@@ -679,6 +680,14 @@ fn summarise(mut errors: Vec<FetchError>) -> FetchError {
 
 #[async_trait]
 impl PriceSource for Registry {
+    /// The instrument's own provider decides (the others are fallbacks).
+    fn check_instrument(&self, instrument: &Instrument) -> Result<(), FieldError> {
+        match self.slots.get(instrument.provider.as_str()) {
+            Some(slot) => slot.provider.check_instrument(instrument),
+            None => Ok(()),
+        }
+    }
+
     /// The deepest history of any provider in the instrument's chain.
     fn history_reach(&self, instrument: &Instrument, interval: Interval) -> HistoryReach {
         let mut days: Option<u32> = None;

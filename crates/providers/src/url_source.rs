@@ -4,8 +4,9 @@
 //! (`{SYMBOL}` and `{DATE}` are filled in), an extractor (a JSONPath, a CSS
 //! selector with an optional attribute, or a regex whose first group is the
 //! price) and a number format (decimal point or comma; thousands separators,
-//! currency signs and spaces are ignored). Configured per symbol, e.g. from
-//! `PRICETRACK_PROVIDER_URL_SOURCES`:
+//! currency signs and spaces are ignored). The source is the instrument's own
+//! (`Instrument::url_source`, set through the API, CLI or UI); the per-symbol
+//! map from `PRICETRACK_PROVIDER_URL_SOURCES` is the fallback:
 //!
 //! ```json
 //! {"GOLD-COIN": {"url": "https://example.test/coins/{SYMBOL}",
@@ -28,13 +29,13 @@ use crate::{
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp, civil::Date};
 use pricetrack_app::{
+    FieldError,
     market_data::{ErrorClass, FetchError, FetchErrorKind, FetchedBars, PriceSource, Quote},
     ports::Clock,
 };
 use pricetrack_domain::{
     Instrument, InstrumentKind, Interval, Ohlcv, Symbol, calendar::Calendar, date_key,
 };
-use serde::{Deserialize, Serialize};
 use std::{collections::BTreeMap, sync::Arc};
 
 pub const NAME: &str = "url";
@@ -45,93 +46,61 @@ pub const MAX_DAYS_PER_REQUEST: usize = 31;
 const MAX_REQUEST_SPAN: SignedDuration =
     SignedDuration::from_hours(24 * MAX_DAYS_PER_REQUEST as i64);
 
-/// How the price is picked from the document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Extractor {
-    /// RFC 9535 JSONPath; the first match (a number or a string) is the price.
-    JsonPath(String),
-    /// The first element matching the CSS selector; its text, or `attribute`.
-    Css {
-        selector: String,
-        #[serde(default)]
-        attribute: Option<String>,
-    },
-    /// The first match; its first capture group when it has one.
-    Regex(String),
+pub use pricetrack_domain::url_source::{Extractor, NumberFormat, UrlSource};
+
+/// A URL source that does not compile, naming the field at fault with its
+/// path inside the source document (`url`, `extract.regex`, …) so an API can
+/// report `url_source.extract.regex`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct SourceError {
+    pub field: &'static str,
+    pub message: String,
 }
 
-/// How numbers are written on the page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NumberFormat {
-    /// Guess: the last of `.`/`,` is the decimal mark when both appear; a
-    /// lone `,` followed by exactly three digits is a thousands separator.
-    #[default]
-    Auto,
-    /// `1,234.56`
-    DecimalPoint,
-    /// `1.234,56`
-    DecimalComma,
+/// Checks a source's template and extractor compile (without fetching).
+pub fn validate(src: &UrlSource) -> Result<(), SourceError> {
+    src.validate()
 }
 
-/// Where and how to read one instrument's price.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UrlSource {
-    /// `http(s)` URL; `{SYMBOL}` and `{DATE}` (YYYY-MM-DD) are replaced.
-    pub url: String,
-    pub extract: Extractor,
-    #[serde(default)]
-    pub number_format: NumberFormat,
-}
-
-impl UrlSource {
-    pub fn new(url: impl Into<String>, extract: Extractor) -> Self {
-        Self {
-            url: url.into(),
-            extract,
-            number_format: NumberFormat::Auto,
-        }
-    }
-
-    pub fn with_number_format(mut self, f: NumberFormat) -> Self {
-        self.number_format = f;
-        self
-    }
-
+/// What the provider does with a [`UrlSource`] beyond holding it: compiling,
+/// rendering and extracting need parser crates the domain must not use.
+pub trait UrlSourceExt {
     /// Checks the template and the extractor compile.
-    pub fn validate(&self) -> Result<(), String> {
-        let probe = self.render("X", Date::MIN);
-        let u = url::Url::parse(&probe).map_err(|e| format!("url {:?}: {e}", self.url))?;
+    fn validate(&self) -> Result<(), SourceError>;
+    /// Picks the price out of a document.
+    fn extract_price(&self, body: &str) -> Result<f64, String>;
+}
+
+fn render(src: &UrlSource, symbol: &str, date: Date) -> String {
+    let sym: String = url::form_urlencoded::byte_serialize(symbol.as_bytes()).collect();
+    src.url
+        .replace("{SYMBOL}", &sym)
+        .replace("{DATE}", &date.to_string())
+}
+
+impl UrlSourceExt for UrlSource {
+    fn validate(&self) -> Result<(), SourceError> {
+        let bad = |field, message| SourceError { field, message };
+        let probe = render(self, "X", Date::MIN);
+        let u = url::Url::parse(&probe).map_err(|e| bad("url", format!("url {:?}: {e}", self.url)))?;
         if !matches!(u.scheme(), "http" | "https") {
-            return Err(format!("url {:?} is not http(s)", self.url));
+            return Err(bad("url", format!("url {:?} is not http(s)", self.url)));
         }
         match &self.extract {
             Extractor::JsonPath(p) => serde_json_path::JsonPath::parse(p)
                 .map(|_| ())
-                .map_err(|e| format!("json_path {p:?}: {e}")),
+                .map_err(|e| bad("extract.json_path", format!("json_path {p:?}: {e}"))),
             Extractor::Css { selector, .. } => scraper::Selector::parse(selector)
                 .map(|_| ())
-                .map_err(|e| format!("css selector {selector:?}: {e}")),
+                .map_err(|e| bad("extract.css.selector", format!("css selector {selector:?}: {e}"))),
             Extractor::Regex(r) => regex::Regex::new(r)
                 .map(|_| ())
-                .map_err(|e| format!("regex {r:?}: {e}")),
+                .map_err(|e| bad("extract.regex", format!("regex {r:?}: {e}"))),
         }
     }
 
-    pub fn uses_date(&self) -> bool {
-        self.url.contains("{DATE}")
-    }
-
-    fn render(&self, symbol: &str, date: Date) -> String {
-        let sym: String = url::form_urlencoded::byte_serialize(symbol.as_bytes()).collect();
-        self.url
-            .replace("{SYMBOL}", &sym)
-            .replace("{DATE}", &date.to_string())
-    }
-
-    /// Picks the price out of a document.
-    pub fn extract_price(&self, body: &str) -> Result<f64, String> {
+    fn extract_price(&self, body: &str) -> Result<f64, String> {
         let text = match &self.extract {
             Extractor::JsonPath(p) => {
                 let path = serde_json_path::JsonPath::parse(p)
@@ -253,11 +222,10 @@ impl UrlProvider {
         sources: BTreeMap<Symbol, UrlSource>,
     ) -> Result<Self, ConfigError> {
         for (sym, src) in &sources {
-            src.validate()
-                .map_err(|message| ConfigError::InvalidValue {
-                    key: format!("url source {sym}"),
-                    message,
-                })?;
+            validate(src).map_err(|e| ConfigError::InvalidValue {
+                key: format!("url source {sym}"),
+                message: e.message,
+            })?;
         }
         Ok(Self {
             http: Http::new(NAME, &cfg)?,
@@ -279,14 +247,23 @@ impl UrlProvider {
         FetchError::new(NAME, kind, class, msg)
     }
 
-    fn source(&self, instrument: &Instrument) -> Result<&UrlSource, FetchError> {
-        self.sources.get(&instrument.symbol).ok_or_else(|| {
-            self.err(
-                FetchErrorKind::NotConfigured,
-                ErrorClass::TryNext,
-                format!("no URL source configured for {}", instrument.symbol),
-            )
-        })
+    /// The instrument's own source first (stored with it, so adding one
+    /// needs no restart), the environment map as the fallback.
+    fn source<'a>(&'a self, instrument: &'a Instrument) -> Result<&'a UrlSource, FetchError> {
+        instrument
+            .url_source
+            .as_ref()
+            .or_else(|| self.sources.get(&instrument.symbol))
+            .ok_or_else(|| {
+                self.err(
+                    FetchErrorKind::NotConfigured,
+                    ErrorClass::TryNext,
+                    format!(
+                        "no url_source for {}: set one on the instrument (or in PRICETRACK_PROVIDER_URL_SOURCES)",
+                        instrument.symbol
+                    ),
+                )
+            })
     }
 
     /// The price on `date`; `None` when a dated URL has no page for that day
@@ -300,7 +277,7 @@ impl UrlProvider {
         let symbol = self
             .provider_symbol(instrument)
             .unwrap_or_else(|| instrument.symbol.as_str().to_owned());
-        let url = src.render(&symbol, date);
+        let url = render(src, &symbol, date);
         let resp = self.http.get(&url, &[]).await?;
         if resp.status == 404 && src.uses_date() {
             return Ok(None);
@@ -330,6 +307,24 @@ impl UrlProvider {
 
 #[async_trait]
 impl PriceSource for UrlProvider {
+    /// An instrument on this provider needs a source that compiles: its own
+    /// or, failing that, one from the environment.
+    fn check_instrument(&self, instrument: &Instrument) -> Result<(), FieldError> {
+        match &instrument.url_source {
+            Some(src) => validate(src)
+                .map_err(|e| FieldError::field(format!("url_source.{}", e.field), e.message)),
+            None if self.sources.contains_key(&instrument.symbol) => Ok(()),
+            None => Err(FieldError::field(
+                "url_source",
+                format!(
+                    "provider url needs a url_source (a URL template and an extractor); \
+                     none is given and PRICETRACK_PROVIDER_URL_SOURCES has none for {}",
+                    instrument.symbol
+                ),
+            )),
+        }
+    }
+
     async fn fetch_bars(
         &self,
         instrument: &Instrument,

@@ -160,6 +160,18 @@ impl PriceSource for KeyedRegistry {
         self.snapshot().history_reach(instrument, interval)
     }
 
+    fn max_request_span(
+        &self,
+        instrument: &Instrument,
+        interval: Interval,
+    ) -> Option<jiff::SignedDuration> {
+        self.snapshot().max_request_span(instrument, interval)
+    }
+
+    fn check_instrument(&self, instrument: &Instrument) -> Result<(), pricetrack_app::FieldError> {
+        self.snapshot().check_instrument(instrument)
+    }
+
     async fn fetch_bars(
         &self,
         instrument: &Instrument,

@@ -72,6 +72,17 @@ pub(crate) struct InstrumentRow {
     pub provider: String,
     pub provider_symbol: Option<String>,
     pub listing_date: Option<jiff::civil::Date>,
+    /// The `url` provider's source as JSON (the environment's shape).
+    pub url_source: Option<String>,
+}
+
+/// An instrument's URL source as the JSON text both backends store.
+pub(crate) fn url_source_json(i: &Instrument) -> StoreResult<Option<String>> {
+    i.url_source
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StoreError::backend("encoding instruments.url_source", e))
 }
 
 impl InstrumentRow {
@@ -82,6 +93,12 @@ impl InstrumentRow {
             .map_err(|e| corrupt("instruments.kind", e))?;
         let provider =
             ProviderName::parse(&self.provider).map_err(|e| corrupt("instruments.provider", e))?;
+        let url_source = self
+            .url_source
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| corrupt("instruments.url_source", e))?;
         Instrument::new(
             symbol("instruments.symbol", &self.symbol)?,
             self.name,
@@ -91,7 +108,10 @@ impl InstrumentRow {
             provider,
             self.provider_symbol,
         )
-        .map(|i| i.with_listing_date(self.listing_date))
+        .map(|i| {
+            i.with_listing_date(self.listing_date)
+                .with_url_source(url_source)
+        })
         .map_err(|e| corrupt("instruments", e))
     }
 }

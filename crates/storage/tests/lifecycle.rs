@@ -27,7 +27,8 @@ async fn migrations_apply_once(db: &testing::TestDatabase) {
             "0004_portfolio_settings",
             "0005_listing_date",
             "0006_bar_blocks",
-            "0007_corporate_events"
+            "0007_corporate_events",
+            "0008_url_source"
         ]
     );
     assert!(migrate(&db.target).await.unwrap().is_empty());

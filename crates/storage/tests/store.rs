@@ -35,6 +35,7 @@ conformance_tests!(
     a_created_instrument_reads_back_with_every_field,
     creating_a_duplicate_symbol_is_a_conflict_naming_the_symbol,
     updating_an_instrument_changes_its_fields_and_reports_missing_ones,
+    an_instruments_url_source_round_trips_through_create_update_and_clear,
     listing_instruments_orders_by_symbol_and_filters_by_kind,
     listing_instruments_searches_symbol_and_name_case_insensitively,
     listing_instruments_paginates_and_reports_the_total,

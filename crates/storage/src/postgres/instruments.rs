@@ -1,13 +1,13 @@
 //! Instruments on PostgreSQL.
 
 use super::{PgStore, count, db, get, is_unique_violation};
-use crate::codec::{InstrumentRow, truncate_to_micros};
+use crate::codec::{InstrumentRow, truncate_to_micros, url_source_json};
 use pricetrack_app::ports::{DeleteOutcome, InstrumentQuery, Page, StoreError, StoreResult};
 use pricetrack_domain::{Instrument, Symbol};
 use tokio_postgres::{Row, types::ToSql};
 
-const COLUMNS: &str =
-    "symbol, name, kind, currency, exchange, provider, provider_symbol, listing_date";
+const COLUMNS: &str = "symbol, name, kind, currency, exchange, provider, provider_symbol, \
+    listing_date, url_source";
 
 fn decode(row: &Row) -> StoreResult<Instrument> {
     InstrumentRow {
@@ -19,19 +19,21 @@ fn decode(row: &Row) -> StoreResult<Instrument> {
         provider: get(row, 5, "instruments.provider")?,
         provider_symbol: get(row, 6, "instruments.provider_symbol")?,
         listing_date: get(row, 7, "instruments.listing_date")?,
+        url_source: get(row, 8, "instruments.url_source")?,
     }
     .into_instrument()
 }
 
 impl PgStore {
     pub(super) async fn pg_create_instrument(&self, i: &Instrument) -> StoreResult<()> {
+        let url_source = url_source_json(i)?;
         let client = self.client().await?;
         let stmt = client
             .prepare_cached(
                 "INSERT INTO instruments
                      (symbol, name, kind, currency, exchange, provider, provider_symbol, created_at,
-                      listing_date)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                      listing_date, url_source)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .await
             .map_err(db("creating an instrument"))?;
@@ -48,6 +50,7 @@ impl PgStore {
                     &i.provider_symbol,
                     &truncate_to_micros(jiff::Timestamp::now()),
                     &i.listing_date,
+                    &url_source,
                 ],
             )
             .await
@@ -62,12 +65,13 @@ impl PgStore {
     }
 
     pub(super) async fn pg_update_instrument(&self, i: &Instrument) -> StoreResult<bool> {
+        let url_source = url_source_json(i)?;
         let client = self.client().await?;
         let stmt = client
             .prepare_cached(
                 "UPDATE instruments
                  SET name = $2, kind = $3, currency = $4, exchange = $5, provider = $6,
-                     provider_symbol = $7, listing_date = $8
+                     provider_symbol = $7, listing_date = $8, url_source = $9
                  WHERE symbol = $1",
             )
             .await
@@ -84,6 +88,7 @@ impl PgStore {
                     &i.provider.as_str(),
                     &i.provider_symbol,
                     &i.listing_date,
+                    &url_source,
                 ],
             )
             .await

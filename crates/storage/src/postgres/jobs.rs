@@ -19,7 +19,8 @@ const JOB_COLUMNS: &str = "i.symbol, j.interval, j.active, j.next_due_at, j.clai
     j.claimed_by, j.last_attempt_at, j.last_success_at, j.last_error, j.last_error_at,
     j.failures, j.failures_total, j.provider, j.simulated, j.backfill_done,
     j.backfill_anchor, j.backfill_cursor, j.backfill_floor,
-    i.name, i.kind, i.currency, i.exchange, i.provider, i.provider_symbol, i.listing_date";
+    i.name, i.kind, i.currency, i.exchange, i.provider, i.provider_symbol, i.listing_date,
+    i.url_source";
 
 fn interval(code: i16) -> StoreResult<Interval> {
     Interval::from_code(code)
@@ -59,6 +60,7 @@ fn decode(row: &Row) -> StoreResult<ClaimedJob> {
         provider: get(row, 22, "instruments.provider")?,
         provider_symbol: get(row, 23, "instruments.provider_symbol")?,
         listing_date: get(row, 24, "instruments.listing_date")?,
+        url_source: get(row, 25, "instruments.url_source")?,
     }
     .into_instrument()?;
     Ok(ClaimedJob { job, instrument })

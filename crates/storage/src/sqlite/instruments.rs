@@ -1,13 +1,13 @@
 //! Instruments on SQLite.
 
 use super::{db, get, is_unique_violation};
-use crate::codec::{InstrumentRow, micros};
+use crate::codec::{InstrumentRow, micros, url_source_json};
 use pricetrack_app::ports::{DeleteOutcome, InstrumentQuery, Page, StoreError, StoreResult};
 use pricetrack_domain::{Instrument, Symbol};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params, types::Value};
 
-const COLUMNS: &str =
-    "symbol, name, kind, currency, exchange, provider, provider_symbol, listing_date";
+const COLUMNS: &str = "symbol, name, kind, currency, exchange, provider, provider_symbol, \
+    listing_date, url_source";
 
 fn decode(row: &Row<'_>) -> StoreResult<Instrument> {
     InstrumentRow {
@@ -24,16 +24,18 @@ fn decode(row: &Row<'_>) -> StoreResult<Instrument> {
                     .map_err(|e| crate::codec::corrupt("instruments.listing_date", e))
             })
             .transpose()?,
+        url_source: get(row, 8, "instruments.url_source")?,
     }
     .into_instrument()
 }
 
 pub(super) fn create(conn: &Connection, i: &Instrument) -> StoreResult<()> {
+    let url_source = url_source_json(i)?;
     conn.prepare_cached(
         "INSERT INTO instruments
              (symbol, name, kind, currency, exchange, provider, provider_symbol, created_at,
-              listing_date)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+              listing_date, url_source)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -46,6 +48,7 @@ pub(super) fn create(conn: &Connection, i: &Instrument) -> StoreResult<()> {
             i.provider_symbol,
             micros(jiff::Timestamp::now()),
             i.listing_date.map(|d| d.to_string()),
+            url_source,
         ])
     })
     .map_err(|e| {
@@ -59,11 +62,12 @@ pub(super) fn create(conn: &Connection, i: &Instrument) -> StoreResult<()> {
 }
 
 pub(super) fn update(conn: &Connection, i: &Instrument) -> StoreResult<bool> {
+    let url_source = url_source_json(i)?;
     let changed = conn
         .prepare_cached(
             "UPDATE instruments
              SET name = ?2, kind = ?3, currency = ?4, exchange = ?5, provider = ?6,
-                 provider_symbol = ?7, listing_date = ?8
+                 provider_symbol = ?7, listing_date = ?8, url_source = ?9
              WHERE symbol = ?1",
         )
         .and_then(|mut stmt| {
@@ -76,6 +80,7 @@ pub(super) fn update(conn: &Connection, i: &Instrument) -> StoreResult<bool> {
                 i.provider.as_str(),
                 i.provider_symbol,
                 i.listing_date.map(|d| d.to_string()),
+            url_source,
             ])
         })
         .map_err(db("updating an instrument"))?;

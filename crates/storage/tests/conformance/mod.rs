@@ -241,6 +241,41 @@ pub async fn updating_an_instrument_changes_its_fields_and_reports_missing_ones(
     assert_eq!(store.get_instrument(&missing.symbol).await.unwrap(), None);
 }
 
+pub async fn an_instruments_url_source_round_trips_through_create_update_and_clear(store: S) {
+    use pricetrack_domain::{Extractor, NumberFormat, UrlSource};
+    let css = UrlSource::new(
+        "https://example.test/coins/{SYMBOL}",
+        Extractor::Css {
+            selector: "span.price".into(),
+            attribute: Some("data-value".into()),
+        },
+    )
+    .with_number_format(NumberFormat::DecimalComma);
+    let mut coin = instrument("KRUGER-1OZ", "Krugerrand", InstrumentKind::Item)
+        .with_url_source(Some(css));
+    coin.provider = ProviderName::parse("url").unwrap();
+    store.create_instrument(&coin).await.unwrap();
+    assert_eq!(
+        store.get_instrument(&coin.symbol).await.unwrap(),
+        Some(coin.clone())
+    );
+    coin.url_source = Some(UrlSource::new(
+        "https://example.test/nav/{DATE}.json",
+        Extractor::Regex(r#""nav":\s*"([0-9.,]+)""#.into()),
+    ));
+    assert!(store.update_instrument(&coin).await.unwrap());
+    assert_eq!(
+        store.get_instrument(&coin.symbol).await.unwrap(),
+        Some(coin.clone())
+    );
+    coin.url_source = None;
+    assert!(store.update_instrument(&coin).await.unwrap());
+    assert_eq!(
+        store.get_instrument(&coin.symbol).await.unwrap(),
+        Some(coin)
+    );
+}
+
 async fn sample_instruments(store: &S) {
     for (symbol, name, kind) in [
         ("MSFT", "Microsoft Corporation", InstrumentKind::Stock),
