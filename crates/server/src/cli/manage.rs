@@ -42,6 +42,13 @@ pub enum InstrumentCommand {
         /// First trading day (YYYY-MM-DD): bars before it are quarantined.
         #[arg(long)]
         listing_date: Option<String>,
+        /// Where the `url` provider reads the price, as JSON:
+        /// '{"url": "https://example.com/p/{SYMBOL}", "extract": {"css": {"selector": "span.price"}}, "number_format": "decimal_comma"}'.
+        /// `extract` is one of {"json_path": "$.price"}, {"css": {"selector": "…", "attribute": "…"}}
+        /// or {"regex": "…"} (its first group is the price); `number_format` is auto (default),
+        /// decimal_point or decimal_comma; `{DATE}` in the URL fetches each day (history).
+        #[arg(long, value_name = "JSON")]
+        url_source: Option<String>,
     },
     /// List instruments.
     List {
@@ -80,7 +87,14 @@ pub async fn instrument(ctx: &AppContext, cmd: InstrumentCommand) -> anyhow::Res
             provider,
             provider_symbol,
             listing_date,
+            url_source,
         } => {
+            let url_source = url_source
+                .map(|raw| serde_json::from_str::<serde_json::Value>(&raw))
+                .transpose()
+                .map_err(|e| {
+                    AppError::invalid_field("url_source", format!("--url-source is not JSON: {e}"))
+                })?;
             let input = InstrumentIn {
                 symbol,
                 name,
@@ -90,6 +104,7 @@ pub async fn instrument(ctx: &AppContext, cmd: InstrumentCommand) -> anyhow::Res
                 provider,
                 provider_symbol,
                 listing_date,
+                url_source,
             };
             let instrument = input.into_domain().map_err(AppError::Invalid)?;
             let created =

@@ -8,7 +8,7 @@ use pricetrack_app::{
 };
 use pricetrack_domain::{
     Amount, Bar, Currency, Instrument, InstrumentKind, Price, ProviderName, Quantity, SplitRatio,
-    Symbol, Transaction, TransactionKind, TransactionType,
+    Symbol, Transaction, TransactionKind, TransactionType, UrlSource,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -115,6 +115,14 @@ pub struct InstrumentOut {
     pub provider_symbol: Option<String>,
     /// First trading day (`YYYY-MM-DD`), when known; bars before it are quarantined.
     pub listing_date: Option<String>,
+    /// Where the `url` provider reads the price: `url` (http(s) template;
+    /// `{SYMBOL}` and `{DATE}` are filled in), `extract` (one of
+    /// `{"json_path": "…"}`, `{"css": {"selector": "…", "attribute": "…"}}`,
+    /// `{"regex": "…"}`) and `number_format` (`auto`, `decimal_point`,
+    /// `decimal_comma`; default `auto`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>, example = json!({"url": "https://example.test/coins/{SYMBOL}", "extract": {"css": {"selector": "span.price"}}, "number_format": "decimal_comma"}))]
+    pub url_source: Option<UrlSource>,
 }
 
 impl From<&Instrument> for InstrumentOut {
@@ -128,6 +136,7 @@ impl From<&Instrument> for InstrumentOut {
             provider: i.provider.to_string(),
             provider_symbol: i.provider_symbol.clone(),
             listing_date: i.listing_date.map(|d| d.to_string()),
+            url_source: i.url_source.clone(),
         }
     }
 }
@@ -149,6 +158,15 @@ pub struct InstrumentIn {
     pub provider_symbol: Option<String>,
     /// First trading day (`YYYY-MM-DD`); bars before it are quarantined.
     pub listing_date: Option<String>,
+    /// Where the `url` provider reads the price: `url` (http(s) template;
+    /// `{SYMBOL}` and `{DATE}` are filled in), `extract` (one of
+    /// `{"json_path": "…"}`, `{"css": {"selector": "…", "attribute": "…"}}`,
+    /// `{"regex": "…"}`) and `number_format` (`auto`, `decimal_point`,
+    /// `decimal_comma`; default `auto`).
+    /// Required when `provider` is `url` and the server's
+    /// `PRICETRACK_PROVIDER_URL_SOURCES` has no source for the symbol.
+    #[schema(value_type = Option<Object>, example = json!({"url": "https://example.test/coins/{SYMBOL}", "extract": {"css": {"selector": "span.price"}}, "number_format": "decimal_comma"}))]
+    pub url_source: Option<serde_json::Value>,
 }
 
 /// Body of `PATCH /instruments/{symbol}`: only the fields given change.
@@ -163,6 +181,40 @@ pub struct InstrumentPatch {
     pub provider_symbol: Option<String>,
     /// `YYYY-MM-DD`, or an empty string to clear it.
     pub listing_date: Option<String>,
+    /// A new source for the `url` provider (shape as on create), or `null`
+    /// to clear it (the environment's source, if any, is then used).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>, nullable)]
+    pub url_source: Option<serde_json::Value>,
+}
+
+/// A field that may be `null`: absent is `None`, `null` is `Some(Null)`.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
+}
+
+/// A `url_source` field: `null` is none; an object must have the source's
+/// shape and compile (URL, JSONPath, CSS selector, regex). Errors name the
+/// part at fault, e.g. `url_source.extract.regex`.
+pub fn url_source(c: &mut Checker, raw: serde_json::Value) -> Option<Option<UrlSource>> {
+    if raw.is_null() {
+        return Some(None);
+    }
+    let src: UrlSource = c.check(
+        "url_source",
+        serde_json::from_value(raw).map_err(|e| {
+            format!(
+                "{e}; expected {{\"url\": \"https://…\", \"extract\": {{\"json_path\"|\"css\"|\"regex\": …}}, \"number_format\": \"auto\"}}"
+            )
+        }),
+    )?;
+    match pricetrack_providers::url_source::validate(&src) {
+        Ok(()) => Some(Some(src)),
+        Err(e) => {
+            c.fail(&format!("url_source.{}", e.field), e.message);
+            None
+        }
+    }
 }
 
 /// A listing date field: `None` when absent or blank.
@@ -201,13 +253,14 @@ impl InstrumentIn {
             c.check("provider", ProviderName::parse(&name))
         });
         let listed = listing_date(&mut c, self.listing_date.as_deref());
-        let instrument = match (symbol, kind, currency, provider, listed) {
-            (Some(s), Some(k), Some(cur), Some(p), Some(listed)) => c
+        let source = url_source(&mut c, self.url_source.unwrap_or_default());
+        let instrument = match (symbol, kind, currency, provider, listed, source) {
+            (Some(s), Some(k), Some(cur), Some(p), Some(listed), Some(source)) => c
                 .check(
                     "name",
                     Instrument::new(s, self.name, k, cur, self.exchange, p, self.provider_symbol),
                 )
-                .map(|i| i.with_listing_date(listed)),
+                .map(|i| i.with_listing_date(listed).with_url_source(source)),
             _ => None,
         };
         c.finish(instrument)
@@ -233,8 +286,12 @@ impl InstrumentPatch {
             Some(raw) => listing_date(&mut c, Some(raw)),
             None => Some(current.listing_date),
         };
-        let instrument = match (kind, currency, provider, listed) {
-            (Some(k), Some(cur), Some(p), Some(listed)) => c
+        let source = match self.url_source {
+            Some(raw) => url_source(&mut c, raw),
+            None => Some(current.url_source),
+        };
+        let instrument = match (kind, currency, provider, listed, source) {
+            (Some(k), Some(cur), Some(p), Some(listed), Some(source)) => c
                 .check(
                     "name",
                     Instrument::new(
@@ -247,7 +304,7 @@ impl InstrumentPatch {
                         self.provider_symbol.or(current.provider_symbol),
                     ),
                 )
-                .map(|i| i.with_listing_date(listed)),
+                .map(|i| i.with_listing_date(listed).with_url_source(source)),
             _ => None,
         };
         c.finish(instrument)

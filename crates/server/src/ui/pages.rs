@@ -23,7 +23,9 @@ use pricetrack_app::{
     settings::{self as app_settings, KEYED_PROVIDERS, METHODS, PROVIDERS, method_as_str},
     watchlists,
 };
-use pricetrack_domain::{Currency, Instrument, InstrumentKind, Interval, Symbol};
+use pricetrack_domain::{
+    Currency, Extractor, Instrument, InstrumentKind, Interval, NumberFormat, Symbol, UrlSource,
+};
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -369,6 +371,11 @@ pub struct InstrumentFormView {
     provider: String,
     provider_symbol: String,
     listing_date: String,
+    source_url: String,
+    source_extract: String,
+    source_expr: String,
+    source_attribute: String,
+    source_number_format: String,
     errors: HashMap<String, String>,
     providers: Vec<&'static str>,
     suggestions: Vec<(&'static str, String)>,
@@ -393,6 +400,11 @@ impl InstrumentFormView {
             provider: values.provider,
             provider_symbol: values.provider_symbol,
             listing_date: values.listing_date,
+            source_url: values.source_url,
+            source_extract: values.source_extract,
+            source_expr: values.source_expr,
+            source_attribute: values.source_attribute,
+            source_number_format: values.source_number_format,
             errors,
             providers: PROVIDERS.to_vec(),
             suggestions: InstrumentKind::ALL
@@ -404,6 +416,20 @@ impl InstrumentFormView {
 
     fn err(&self, field: &str) -> Option<&String> {
         self.errors.get(field)
+    }
+
+    /// The first error among `fields` (a source's errors are named by the
+    /// part of the JSON at fault; the form shows them beside its inputs).
+    fn err_any(&self, fields: &[&str]) -> Option<&String> {
+        fields.iter().find_map(|f| self.errors.get(*f))
+    }
+
+    fn extractor_kinds(&self) -> [&'static str; 3] {
+        ["css", "json_path", "regex"]
+    }
+
+    fn number_formats(&self) -> [&'static str; 3] {
+        NumberFormat::ALL.map(NumberFormat::as_str)
     }
 }
 
@@ -425,6 +451,19 @@ pub struct InstrumentFormFields {
     provider_symbol: String,
     #[serde(default)]
     listing_date: String,
+    /// The `url` provider's source; a blank URL means none.
+    #[serde(default)]
+    source_url: String,
+    /// `css`, `json_path` or `regex`.
+    #[serde(default)]
+    source_extract: String,
+    #[serde(default)]
+    source_expr: String,
+    /// Only for `css`: read this attribute instead of the element's text.
+    #[serde(default)]
+    source_attribute: String,
+    #[serde(default)]
+    source_number_format: String,
 }
 
 impl InstrumentFormFields {
@@ -438,7 +477,48 @@ impl InstrumentFormFields {
             provider: i.provider.to_string(),
             provider_symbol: i.provider_symbol.clone().unwrap_or_default(),
             listing_date: i.listing_date.map(|d| d.to_string()).unwrap_or_default(),
+            ..Self::default()
         }
+        .with_url_source(i.url_source.as_ref())
+    }
+
+    fn with_url_source(mut self, src: Option<&UrlSource>) -> Self {
+        let Some(src) = src else { return self };
+        self.source_url = src.url.clone();
+        self.source_extract = src.extract.kind().to_owned();
+        (self.source_expr, self.source_attribute) = match &src.extract {
+            Extractor::JsonPath(e) | Extractor::Regex(e) => (e.clone(), String::new()),
+            Extractor::Css {
+                selector,
+                attribute,
+            } => (selector.clone(), attribute.clone().unwrap_or_default()),
+        };
+        self.source_number_format = src.number_format.as_str().to_owned();
+        self
+    }
+
+    /// The source fields as the API's JSON shape, so the API's checks (and
+    /// their field names) apply unchanged; `null` when no URL is given.
+    fn url_source_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        let url = self.source_url.trim();
+        if url.is_empty() {
+            return serde_json::Value::Null;
+        }
+        let expr = self.source_expr.trim();
+        let extract = match self.source_extract.as_str() {
+            "json_path" => json!({ "json_path": expr }),
+            "regex" => json!({ "regex": expr }),
+            _ => match self.source_attribute.trim() {
+                "" => json!({ "css": { "selector": expr } }),
+                a => json!({ "css": { "selector": expr, "attribute": a } }),
+            },
+        };
+        let format = match self.source_number_format.trim() {
+            "" => "auto",
+            f => f,
+        };
+        json!({ "url": url, "extract": extract, "number_format": format })
     }
 
     fn to_input(&self) -> InstrumentIn {
@@ -452,6 +532,7 @@ impl InstrumentFormFields {
             provider: opt(&self.provider),
             provider_symbol: opt(&self.provider_symbol),
             listing_date: opt(&self.listing_date),
+            url_source: Some(self.url_source_json()),
         }
     }
 }
