@@ -413,3 +413,103 @@ pub async fn simulated_prices_are_labelled_in_quotes_and_bar_reads(m: MarketApp)
         assert_eq!(body["bars"].as_array().map(Vec::len), Some(5), "{body}");
     }
 }
+
+/// The field named by a 422 problem's first error.
+async fn refused_field(r: reqwest::Response) -> String {
+    let body = problem(r, 422).await;
+    body["errors"][0]["field"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no field in {body}"))
+        .to_owned()
+}
+
+pub async fn an_instruments_url_source_is_checked_stored_patched_and_cleared(m: MarketApp) {
+    let app = &m.app;
+    let coin = |source: serde_json::Value| {
+        json!({"symbol": "KRUGER-1OZ", "name": "Krugerrand 1 oz", "kind": "item",
+               "currency": "EUR", "provider": "url", "url_source": source})
+    };
+    // Provider url with no source of its own and none in the environment.
+    let r = app
+        .post_json(
+            "/api/v1/instruments",
+            &json!({"symbol": "KRUGER-1OZ", "name": "Krugerrand 1 oz", "kind": "item",
+                    "currency": "EUR", "provider": "url"}),
+        )
+        .await;
+    assert_eq!(refused_field(r).await, "url_source");
+    // Each part that does not compile is named; nothing is written.
+    for (source, field) in [
+        (
+            json!({"url": "https://coins.test/{SYMBOL}", "extract": {"regex": "([0-9"}}),
+            "url_source.extract.regex",
+        ),
+        (
+            json!({"url": "https://coins.test/{SYMBOL}", "extract": {"json_path": "$[?"}}),
+            "url_source.extract.json_path",
+        ),
+        (
+            json!({"url": "https://coins.test/", "extract": {"css": {"selector": "span..p"}}}),
+            "url_source.extract.css.selector",
+        ),
+        (
+            json!({"url": "ftp://coins.test/{SYMBOL}", "extract": {"regex": "(\\d+)"}}),
+            "url_source.url",
+        ),
+        (
+            json!({"url": "https://coins.test/", "extract": {"xpath": "//p"}}),
+            "url_source",
+        ),
+    ] {
+        let r = app.post_json("/api/v1/instruments", &coin(source)).await;
+        assert_eq!(refused_field(r).await, field);
+        problem(app.get("/api/v1/instruments/KRUGER-1OZ").await, 404).await;
+    }
+
+    let css = json!({"url": "https://coins.test/{SYMBOL}",
+                     "extract": {"css": {"selector": "span.price", "attribute": "data-eur"}},
+                     "number_format": "decimal_comma"});
+    let r = app.post_json("/api/v1/instruments", &coin(css.clone())).await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(json(r).await["url_source"], css);
+    let got = json(app.get("/api/v1/instruments/KRUGER-1OZ").await).await;
+    assert_eq!(got["url_source"], css);
+
+    let patch = |body: serde_json::Value| {
+        app.request(Method::PATCH, "/api/v1/instruments/KRUGER-1OZ")
+            .json(&body)
+            .send()
+    };
+    // A bad PATCH changes nothing.
+    let r = patch(json!({"url_source": {"url": "https://coins.test/", "extract": {"regex": "("}}}))
+        .await
+        .unwrap();
+    assert_eq!(refused_field(r).await, "url_source.extract.regex");
+    // Clearing the only source of a url instrument is refused too.
+    let r = patch(json!({"url_source": null})).await.unwrap();
+    assert_eq!(refused_field(r).await, "url_source");
+    let got = json(app.get("/api/v1/instruments/KRUGER-1OZ").await).await;
+    assert_eq!(got["url_source"], css);
+
+    // A patch of another field keeps the source; a new one replaces it.
+    let r = patch(json!({"name": "Krugerrand"})).await.unwrap();
+    assert_eq!(json(r).await["url_source"], css);
+    let nav = json!({"url": "https://coins.test/{SYMBOL}.json",
+                     "extract": {"json_path": "$.price"}, "number_format": "auto"});
+    let r = patch(json!({"url_source": {"url": "https://coins.test/{SYMBOL}.json",
+                                        "extract": {"json_path": "$.price"}}}))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let got = json(app.get("/api/v1/instruments/KRUGER-1OZ").await).await;
+    assert_eq!(got["url_source"], nav, "number_format defaults to auto");
+
+    // Off the url provider the source can be cleared.
+    let r = patch(json!({"provider": "manual", "url_source": null}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let got = json(app.get("/api/v1/instruments/KRUGER-1OZ").await).await;
+    assert!(got.get("url_source").is_none(), "{got}");
+    assert_eq!(got["provider"], "manual");
+}

@@ -90,6 +90,7 @@ on_both_backends!(
     the_providers_first_trade_date_becomes_an_unknown_listing_date,
     a_split_reported_by_the_provider_puts_the_stored_history_on_the_new_basis,
     a_url_source_with_a_date_backfills_in_spans_it_accepts,
+    an_instruments_own_url_source_is_fetched_without_an_environment_source,
     backfill_progress_is_measured_from_where_the_history_begins,
     a_first_chunk_at_the_wrong_scale_is_held_back_by_the_quote,
 );
@@ -98,6 +99,7 @@ http_on_both_backends!(
     refresh_now_fetches_and_status_reports_it,
     implausible_ingested_bars_are_quarantined_then_released_or_dropped,
     bars_before_the_listing_date_are_quarantined,
+    an_instruments_url_source_is_checked_stored_patched_and_cleared,
     dividends_and_splits_from_the_provider_are_listed_per_instrument,
     a_misspelt_provider_is_refused_naming_the_accepted_ones,
     simulated_prices_are_labelled_in_quotes_and_bar_reads,

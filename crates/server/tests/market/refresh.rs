@@ -1054,6 +1054,86 @@ pub async fn a_split_reported_by_the_provider_puts_the_stored_history_on_the_new
     assert_eq!(held.total, 0, "{:?}", held.items.first());
 }
 
+pub async fn an_instruments_own_url_source_is_fetched_without_an_environment_source(
+    db: TestDatabase,
+) {
+    use pricetrack_domain::{Extractor, NumberFormat, UrlSource};
+    let e = env(db, "2024-06-14T22:00:00Z").await;
+    let nav = crate::fake::FakeNav::new("2024-06-03", e.time.clone());
+    let nav_server = nav.start().await;
+    // The registry was built before the instrument existed, with no
+    // environment sources: the instrument's own source is all it has.
+    let prices = crate::fake::registry_with_url_sources(
+        &e.server.uri(),
+        e.time.clone(),
+        false,
+        BTreeMap::new(),
+    );
+    let ctx = e.ctx.clone().with_prices(Arc::new(prices));
+    let e = Env { ctx, ..e };
+    let source = UrlSource::new(
+        format!("{}/nav/{{SYMBOL}}/{{DATE}}", nav_server.uri()),
+        Extractor::JsonPath("$.fund.nav".to_owned()),
+    )
+    .with_number_format(NumberFormat::DecimalComma);
+    let fund = Instrument::new(
+        sym("OWN-NAV"),
+        "A fund priced from its own page".into(),
+        InstrumentKind::Fund,
+        Currency::EUR,
+        None,
+        ProviderName::parse("url").unwrap(),
+        None,
+    )
+    .unwrap()
+    .with_url_source(Some(source));
+    let admin = e
+        .ctx
+        .store
+        .create_user("admin", Role::Admin, ts("2020-01-01T00:00:00Z"))
+        .await
+        .unwrap();
+    pricetrack_app::instruments::create_instrument(&e.ctx, &admin, fund)
+        .await
+        .unwrap();
+
+    let report = e.step().await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert_eq!(report.runs[0].provider.as_deref(), Some("url"));
+    let stored = e
+        .ctx
+        .store
+        .bars(&sym("OWN-NAV"), Interval::D1, BarRange::default())
+        .await
+        .unwrap();
+    let days: Vec<String> = stored.iter().map(|b| b.date().to_string()).collect();
+    assert_eq!(
+        days,
+        [
+            "2024-06-03",
+            "2024-06-04",
+            "2024-06-05",
+            "2024-06-06",
+            "2024-06-07",
+            "2024-06-10",
+            "2024-06-11",
+            "2024-06-12",
+            "2024-06-13",
+            "2024-06-14"
+        ]
+    );
+    for b in &stored {
+        assert!(
+            (b.close - crate::fake::FakeNav::nav(b.date())).abs() < 1e-9,
+            "{b:?}"
+        );
+    }
+    assert!(
+        nav.asked().iter().all(|(d, _)| *d <= "2024-06-14".parse().unwrap()),
+        "nothing after today is asked"
+    );
+}
+
 pub async fn a_url_source_with_a_date_backfills_in_spans_it_accepts(db: TestDatabase) {
     use pricetrack_providers::url_source::{Extractor, NumberFormat, UrlSource};
     // Friday after the close; the fund publishes NAVs from 2024-03-01 on.
