@@ -96,6 +96,7 @@ on_both_backends!(
     first_serve_creates_admin_and_prints_a_token_once,
     a_command_on_a_fresh_database_creates_the_admin_and_prints_its_token,
     instruments_are_managed_from_the_command_line,
+    a_url_instrument_takes_its_source_from_the_command_line,
     bar_import_is_all_or_nothing_and_names_the_bad_line,
     bar_import_skip_invalid_lists_every_skipped_line,
     mixed_bar_files_need_no_symbol_and_export_round_trips,
@@ -230,6 +231,55 @@ fn instruments_are_managed_from_the_command_line(cli: Cli) {
     let missing = cli.run(&["instrument", "show", "GC=F"]);
     assert!(!missing.status.success());
     assert!(stderr(&missing).contains("not found"));
+}
+
+/// `instrument add --provider url --url-source JSON`: checked like the API
+/// (exit 65 naming the part at fault), stored, shown.
+fn a_url_instrument_takes_its_source_from_the_command_line(cli: Cli) {
+    cli.bootstrap();
+    let add = |source: Option<&str>| {
+        let mut args = vec![
+            "instrument",
+            "add",
+            "KRUGER-1OZ",
+            "--name",
+            "Krugerrand",
+            "--kind",
+            "item",
+            "--currency",
+            "EUR",
+            "--provider",
+            "url",
+        ];
+        if let Some(s) = source {
+            args.extend(["--url-source", s]);
+        }
+        cli.run(&args)
+    };
+    for (source, named) in [
+        (None, "url_source"),
+        (Some("{not json"), "url_source"),
+        (
+            Some(r#"{"url": "https://coins.test/{SYMBOL}", "extract": {"regex": "([0-9"}}"#),
+            "url_source.extract.regex",
+        ),
+    ] {
+        let out = add(source);
+        assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+        assert!(stderr(&out).contains(named), "{}", stderr(&out));
+    }
+    assert!(!cli.run(&["instrument", "show", "KRUGER-1OZ"]).status.success());
+    let out = add(Some(
+        r#"{"url": "https://coins.test/{SYMBOL}", "extract": {"css": {"selector": "span.price"}}, "number_format": "decimal_comma"}"#,
+    ));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let show: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["instrument", "show", "KRUGER-1OZ"])).expect("JSON");
+    assert_eq!(
+        show["url_source"],
+        serde_json::json!({"url": "https://coins.test/{SYMBOL}",
+            "extract": {"css": {"selector": "span.price"}}, "number_format": "decimal_comma"})
+    );
 }
 
 fn bar_csv(rows: usize, bad_line: Option<usize>) -> String {
