@@ -23,7 +23,7 @@ pub use ids::{PortfolioId, TransactionId, UserId};
 pub use instrument::{Instrument, InstrumentError, InstrumentKind, ProviderName};
 pub use money::{Amount, AmountError, Money, Price, Quantity};
 pub use symbol::{Symbol, SymbolError};
-pub use url_source::{Extractor, NumberFormat, UrlSource};
 pub use transaction::{
     SplitRatio, Transaction, TransactionError, TransactionKind, TransactionType,
 };
+pub use url_source::{Extractor, NumberFormat, UrlSource};

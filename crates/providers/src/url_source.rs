@@ -83,7 +83,8 @@ impl UrlSourceExt for UrlSource {
     fn validate(&self) -> Result<(), SourceError> {
         let bad = |field, message| SourceError { field, message };
         let probe = render(self, "X", Date::MIN);
-        let u = url::Url::parse(&probe).map_err(|e| bad("url", format!("url {:?}: {e}", self.url)))?;
+        let u =
+            url::Url::parse(&probe).map_err(|e| bad("url", format!("url {:?}: {e}", self.url)))?;
         if !matches!(u.scheme(), "http" | "https") {
             return Err(bad("url", format!("url {:?} is not http(s)", self.url)));
         }
@@ -91,9 +92,14 @@ impl UrlSourceExt for UrlSource {
             Extractor::JsonPath(p) => serde_json_path::JsonPath::parse(p)
                 .map(|_| ())
                 .map_err(|e| bad("extract.json_path", format!("json_path {p:?}: {e}"))),
-            Extractor::Css { selector, .. } => scraper::Selector::parse(selector)
-                .map(|_| ())
-                .map_err(|e| bad("extract.css.selector", format!("css selector {selector:?}: {e}"))),
+            Extractor::Css { selector, .. } => {
+                scraper::Selector::parse(selector).map(|_| ()).map_err(|e| {
+                    bad(
+                        "extract.css.selector",
+                        format!("css selector {selector:?}: {e}"),
+                    )
+                })
+            }
             Extractor::Regex(r) => regex::Regex::new(r)
                 .map(|_| ())
                 .map_err(|e| bad("extract.regex", format!("regex {r:?}: {e}"))),

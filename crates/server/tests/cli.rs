@@ -268,7 +268,11 @@ fn a_url_instrument_takes_its_source_from_the_command_line(cli: Cli) {
         assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
         assert!(stderr(&out).contains(named), "{}", stderr(&out));
     }
-    assert!(!cli.run(&["instrument", "show", "KRUGER-1OZ"]).status.success());
+    assert!(
+        !cli.run(&["instrument", "show", "KRUGER-1OZ"])
+            .status
+            .success()
+    );
     let out = add(Some(
         r#"{"url": "https://coins.test/{SYMBOL}", "extract": {"css": {"selector": "span.price"}}, "number_format": "decimal_comma"}"#,
     ));

@@ -183,6 +183,7 @@ on_both_backends!(
     a_revoked_token_stops_working,
     watchlists_api_creates_reorders_and_deletes,
     the_instrument_page_shows_its_fetch_status_and_quarantined_records,
+    the_instrument_form_sets_a_url_source_and_shows_its_errors_beside_the_field,
 );
 
 async fn pages_redirect_to_login_without_a_session(app: TestApp) {
@@ -1590,4 +1591,58 @@ async fn sigterm_ends_open_live_streams_and_the_server_exits_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_ends_open_live_streams_and_the_server_exits_postgres() {
     sigterm_ends_open_live_streams_and_the_server_exits(Backend::Postgres).await;
+}
+
+async fn the_instrument_form_sets_a_url_source_and_shows_its_errors_beside_the_field(app: TestApp) {
+    let mut b = Browser::new(&app);
+    b.sign_in().await;
+    let csrf = b.csrf.clone();
+    let fields = |expr: &'static str| {
+        vec![
+            ("_csrf", csrf.clone()),
+            ("symbol", "KRUGER-1OZ".to_owned()),
+            ("name", "Krugerrand".to_owned()),
+            ("kind", "item".to_owned()),
+            ("currency", "EUR".to_owned()),
+            ("provider", "url".to_owned()),
+            ("source_url", "https://coins.test/{SYMBOL}".to_owned()),
+            ("source_extract", "regex".to_owned()),
+            ("source_expr", expr.to_owned()),
+            ("source_number_format", "decimal_comma".to_owned()),
+        ]
+    };
+    let bad = fields("([0-9");
+    let form: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = b.post("/instruments", &form).await;
+    let body = r.text().await.unwrap();
+    // The regex error is shown beside the expression, the typed values kept.
+    let expr_field = body
+        .split("name=\"source_expr\"")
+        .nth(1)
+        .expect("the expression input");
+    assert!(
+        expr_field[..expr_field.find("</label>").expect("label end")].contains("field-error"),
+        "{body}"
+    );
+    assert!(body.contains("https://coins.test/{SYMBOL}"), "{body}");
+    let r = app.get("/api/v1/instruments/KRUGER-1OZ").await;
+    assert_eq!(r.status(), 404, "nothing stored");
+
+    let good = fields("Buy: ([0-9.,]+)");
+    let form: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = b.post("/instruments", &form).await;
+    assert_eq!(r.status(), 303);
+    let got = json(app.get("/api/v1/instruments/KRUGER-1OZ").await).await;
+    assert_eq!(
+        got["url_source"],
+        json!({"url": "https://coins.test/{SYMBOL}", "extract": {"regex": "Buy: ([0-9.,]+)"},
+               "number_format": "decimal_comma"})
+    );
+    // The edit form shows the stored source.
+    let edit = b.text("/instruments/KRUGER-1OZ/edit").await;
+    assert!(edit.contains("Buy: ([0-9.,]+)"), "{edit}");
+    assert!(
+        edit.contains(r#"<option value="regex" selected>"#),
+        "{edit}"
+    );
 }

@@ -186,7 +186,51 @@ fn invalid_sources_are_refused_at_construction() {
     )
     .unwrap();
     assert_eq!(src.number_format, NumberFormat::DecimalComma);
-    assert!(src.validate().is_ok());
+    assert!(pricetrack_providers::url_source::validate(&src).is_ok());
+}
+
+#[tokio::test]
+async fn an_instruments_own_source_wins_over_the_environment_one() {
+    let server = page_server().await;
+    // The environment's source points nowhere useful; the instrument's reads the page.
+    let env = UrlSource::new(
+        format!("{}/missing/{{SYMBOL}}", server.uri()),
+        Extractor::Regex("(\\d+)".into()),
+    );
+    let own = UrlSource::new(
+        format!("{}/coins/{{SYMBOL}}", server.uri()),
+        Extractor::Css {
+            selector: "#buy-price".into(),
+            attribute: None,
+        },
+    )
+    .with_number_format(NumberFormat::DecimalComma);
+    let p = provider(&server, env, "2025-03-14T10:00:00Z").await;
+    let q = p
+        .fetch_quote(&coin().with_url_source(Some(own)))
+        .await
+        .unwrap();
+    assert_eq!(q.price, 2412.5);
+}
+
+#[tokio::test]
+async fn an_instrument_without_any_source_is_refused_naming_url_source() {
+    let p = UrlProvider::new(
+        adapter("http://unused", "2025-03-14T10:00:00Z"),
+        BTreeMap::new(),
+    )
+    .unwrap();
+    let e = p.check_instrument(&coin()).unwrap_err();
+    assert_eq!(e.field.as_deref(), Some("url_source"));
+    let e = p.fetch_quote(&coin()).await.unwrap_err();
+    assert_eq!(e.kind, FetchErrorKind::NotConfigured);
+    assert!(e.message.contains("no url_source"), "{e}");
+    let bad = coin().with_url_source(Some(UrlSource::new(
+        "http://x.test/{SYMBOL}",
+        Extractor::JsonPath("$[".into()),
+    )));
+    let e = p.check_instrument(&bad).unwrap_err();
+    assert_eq!(e.field.as_deref(), Some("url_source.extract.json_path"));
 }
 
 #[tokio::test]

@@ -469,7 +469,9 @@ pub async fn an_instruments_url_source_is_checked_stored_patched_and_cleared(m: 
     let css = json!({"url": "https://coins.test/{SYMBOL}",
                      "extract": {"css": {"selector": "span.price", "attribute": "data-eur"}},
                      "number_format": "decimal_comma"});
-    let r = app.post_json("/api/v1/instruments", &coin(css.clone())).await;
+    let r = app
+        .post_json("/api/v1/instruments", &coin(css.clone()))
+        .await;
     assert_eq!(r.status(), 201);
     assert_eq!(json(r).await["url_source"], css);
     let got = json(app.get("/api/v1/instruments/KRUGER-1OZ").await).await;
@@ -496,8 +498,10 @@ pub async fn an_instruments_url_source_is_checked_stored_patched_and_cleared(m: 
     assert_eq!(json(r).await["url_source"], css);
     let nav = json!({"url": "https://coins.test/{SYMBOL}.json",
                      "extract": {"json_path": "$.price"}, "number_format": "auto"});
-    let r = patch(json!({"url_source": {"url": "https://coins.test/{SYMBOL}.json",
-                                        "extract": {"json_path": "$.price"}}}))
+    let r = patch(
+        json!({"url_source": {"url": "https://coins.test/{SYMBOL}.json",
+                                        "extract": {"json_path": "$.price"}}}),
+    )
     .await
     .unwrap();
     assert_eq!(r.status(), 200);

@@ -1129,7 +1129,9 @@ pub async fn an_instruments_own_url_source_is_fetched_without_an_environment_sou
         );
     }
     assert!(
-        nav.asked().iter().all(|(d, _)| *d <= "2024-06-14".parse().unwrap()),
+        nav.asked()
+            .iter()
+            .all(|(d, _)| *d <= "2024-06-14".parse().unwrap()),
         "nothing after today is asked"
     );
 }

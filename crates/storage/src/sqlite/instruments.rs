@@ -80,7 +80,7 @@ pub(super) fn update(conn: &Connection, i: &Instrument) -> StoreResult<bool> {
                 i.provider.as_str(),
                 i.provider_symbol,
                 i.listing_date.map(|d| d.to_string()),
-            url_source,
+                url_source,
             ])
         })
         .map_err(db("updating an instrument"))?;

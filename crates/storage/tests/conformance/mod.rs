@@ -251,8 +251,8 @@ pub async fn an_instruments_url_source_round_trips_through_create_update_and_cle
         },
     )
     .with_number_format(NumberFormat::DecimalComma);
-    let mut coin = instrument("KRUGER-1OZ", "Krugerrand", InstrumentKind::Item)
-        .with_url_source(Some(css));
+    let mut coin =
+        instrument("KRUGER-1OZ", "Krugerrand", InstrumentKind::Item).with_url_source(Some(css));
     coin.provider = ProviderName::parse("url").unwrap();
     store.create_instrument(&coin).await.unwrap();
     assert_eq!(
