@@ -2,8 +2,8 @@
 //!
 //! `bar_blocks` is a rowid table whose rowid packs (instrument, interval, block), so
 //! the table b-tree itself is clustered by series and time and a range read is one
-//! ordered scan of a few dozen rows. Writes: one IMMEDIATE transaction per call;
-//! symbols resolved once each; rows sorted by key and grouped by block; each touched
+//! ordered scan of a few dozen rows. Writes: queued calls share one IMMEDIATE
+//! transaction, one savepoint each (see [`super::group_commit`]); symbols resolved once each; rows sorted by key and grouped by block; each touched
 //! block is read once, merged in Rust (which also counts new against replaced bars)
 //! and written once — or not at all when every bar equals the stored one.
 
@@ -12,15 +12,14 @@ use crate::bar_blocks::{self, BlockView, RangeCollector};
 use crate::codec::{BarBatch, bar, ceil_second, corrupt, floor_second};
 use pricetrack_app::ports::{BarRange, StoreError, StoreResult, UpsertCounts};
 use pricetrack_domain::{Bar, Interval, Symbol};
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, Transaction};
 
-pub(super) fn upsert(conn: &mut Connection, batch: BarBatch) -> StoreResult<UpsertCounts> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(db("starting a bar upsert"))?;
+/// Resolves the batch's symbols and merges its bars into their blocks, inside the
+/// caller's transaction or savepoint (see [`super::group_commit`]).
+pub(super) fn write_batch(conn: &Connection, batch: BarBatch) -> StoreResult<UpsertCounts> {
     let mut ids = Vec::with_capacity(batch.symbols.len());
     {
-        let mut lookup = tx
+        let mut lookup = conn
             .prepare_cached("SELECT id FROM instruments WHERE symbol = ?1")
             .map_err(db("resolving bar symbols"))?;
         for symbol in &batch.symbols {
@@ -33,9 +32,7 @@ pub(super) fn upsert(conn: &mut Connection, batch: BarBatch) -> StoreResult<Upse
         }
     }
     let rows = batch.resolve(&ids);
-    let counts = write_blocks(&tx, &rows)?;
-    tx.commit().map_err(db("committing bars"))?;
-    Ok(counts)
+    write_blocks(conn, &rows)
 }
 
 fn instrument_id(id: i64) -> StoreResult<i32> {
@@ -44,7 +41,7 @@ fn instrument_id(id: i64) -> StoreResult<i32> {
 
 /// Merges sorted, deduplicated rows into their blocks inside `tx`.
 pub(super) fn write_blocks(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     rows: &[crate::codec::BarRow],
 ) -> StoreResult<UpsertCounts> {
     let mut select = tx

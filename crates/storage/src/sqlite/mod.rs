@@ -5,6 +5,7 @@
 
 mod bars;
 mod corporate_events;
+mod group_commit;
 mod instruments;
 mod jobs;
 mod migrate;
@@ -19,7 +20,7 @@ mod watchlists;
 
 use crate::ConnectError;
 use crate::codec::corrupt;
-use pricetrack_app::ports::{StoreError, StoreResult};
+use pricetrack_app::ports::{StoreError, StoreResult, UpsertCounts};
 use rusqlite::{Connection, OpenFlags, Row, types::FromSql};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -52,6 +53,8 @@ struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// Bar upserts waiting for the writer, written as one group.
+    bar_upserts: group_commit::UpsertQueue,
 }
 
 fn sqlite_err(path: &Path, context: &str) -> impl FnOnce(rusqlite::Error) -> ConnectError {
@@ -197,6 +200,7 @@ impl SqliteStore {
                 path: path.to_owned(),
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
+                bar_upserts: group_commit::UpsertQueue::default(),
             }),
         };
         Ok((store, applied))
@@ -233,6 +237,21 @@ impl SqliteStore {
     {
         let inner = Arc::clone(&self.inner);
         run_blocking(move || f(&mut lock(&inner.writer))).await
+    }
+
+    /// Queues `batch` for the writer and waits for its outcome: calls that queue up
+    /// while the writer is busy are committed together (see [`group_commit`]).
+    async fn upsert_bar_batch(&self, batch: crate::codec::BarBatch) -> StoreResult<UpsertCounts> {
+        let outcome = self.inner.bar_upserts.push(batch);
+        let inner = Arc::clone(&self.inner);
+        run_blocking(move || {
+            inner.bar_upserts.write_queued(&mut lock(&inner.writer));
+            Ok(())
+        })
+        .await?;
+        outcome
+            .await
+            .map_err(|_| StoreError::backend("writing bars", "the SQLite writer stopped"))?
     }
 }
 

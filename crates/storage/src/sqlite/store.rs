@@ -48,7 +48,7 @@ impl BarStore for SqliteStore {
             return Ok(UpsertCounts::default());
         }
         let batch = BarBatch::from_bars(bars);
-        self.write(move |c| bars::upsert(c, batch)).await
+        self.upsert_bar_batch(batch).await
     }
 
     async fn bars(

@@ -863,6 +863,59 @@ pub async fn concurrent_writers_to_one_series_lose_no_bars(store: S) {
     assert_eq!(got, all);
 }
 
+/// Concurrent calls may be written together (SQLite commits queued calls as one
+/// group): each still reports its own counts, as if the calls had run one after the
+/// other, and a failing call changes nothing while the others are stored.
+pub async fn concurrent_upserts_report_their_own_counts_and_fail_alone(store: S) {
+    add_instrument(&store, "AAPL").await;
+    let shared = series("AAPL", 50);
+    let late: Vec<Bar> = series("AAPL", 60).split_off(50);
+    let mut tasks = Vec::new();
+    for call in 0..16 {
+        let store = Arc::clone(&store);
+        let bars = if call % 4 == 3 {
+            // Bars of a known series plus one of an unknown symbol: the whole call fails.
+            let mut bars = late.clone();
+            bars.extend(series("NOPE", 1));
+            bars
+        } else {
+            shared.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            (call, store.upsert_bars(&bars).await)
+        }));
+    }
+    let (mut inserted, mut replaced, mut failed) = (0, 0, 0);
+    for task in tasks {
+        let (call, outcome) = task.await.unwrap();
+        match outcome {
+            Ok(counts) => {
+                assert_ne!(call % 4, 3, "call {call} with an unknown symbol succeeded");
+                assert_eq!(
+                    counts.inserted + counts.replaced,
+                    50,
+                    "call {call}: {counts:?}"
+                );
+                inserted += counts.inserted;
+                replaced += counts.replaced;
+            }
+            Err(e) => {
+                assert!(
+                    matches!(e, StoreError::UnknownInstrument(_)),
+                    "call {call}: {e}"
+                );
+                failed += 1;
+            }
+        }
+    }
+    assert_eq!((inserted, replaced, failed), (50, 11 * 50, 4));
+    let got = store
+        .bars(&sym("AAPL"), Interval::M5, BarRange::default())
+        .await
+        .unwrap();
+    assert_eq!(got, shared, "the failed calls wrote nothing");
+}
+
 pub async fn a_hundred_thousand_bars_upsert_in_one_call(store: S) {
     let symbols: Vec<String> = (0..20).map(|i| format!("S{i:02}")).collect();
     for s in &symbols {
