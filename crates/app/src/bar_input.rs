@@ -5,6 +5,7 @@
 use crate::error::FieldError;
 use jiff::{Timestamp, civil::Date, tz::TimeZone};
 use pricetrack_domain::{Bar, Interval, Ohlcv, Symbol, date_key};
+use rustc_hash::FxHashMap;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::io::Read;
@@ -234,9 +235,15 @@ pub struct CsvBarReader<R: Read> {
     interval: Interval,
     symbols: SymbolSource,
     has_symbol_column: bool,
+    /// Symbols already parsed from this file: a feed repeats a few hundred symbols,
+    /// and sharing one `Symbol` per series saves a parse and an allocation per row.
+    seen_symbols: FxHashMap<Box<str>, Symbol>,
     index: usize,
     done: bool,
 }
+
+/// Bound on [`CsvBarReader`]'s symbol memo, so a file of unique names cannot grow it.
+const MAX_SEEN_SYMBOLS: usize = 10_000;
 
 impl<R: Read> CsvBarReader<R> {
     /// Reads and checks the header. When `symbols` is `Fixed`, a header with a
@@ -288,12 +295,13 @@ impl<R: Read> CsvBarReader<R> {
             interval,
             symbols,
             has_symbol_column,
+            seen_symbols: FxHashMap::default(),
             index: 0,
             done: false,
         })
     }
 
-    fn parse_record(&self, index: usize, line: Option<u64>) -> RowResult {
+    fn parse_record(&mut self, index: usize, line: Option<u64>) -> RowResult {
         let expected = if self.has_symbol_column { 7 } else { 6 };
         if self.record.len() != expected {
             return Err(FieldError::row(
@@ -303,17 +311,29 @@ impl<R: Read> CsvBarReader<R> {
                 format!("expected {expected} fields, found {}", self.record.len()),
             ));
         }
+        let symbol = if self.has_symbol_column {
+            let text = std::str::from_utf8(&self.record[0])
+                .map_err(|_| FieldError::row(index, line, Some("symbol"), "is not valid UTF-8"))?;
+            match (&self.symbols, self.seen_symbols.get(text)) {
+                (SymbolSource::PerRow, Some(symbol)) => symbol.clone(),
+                (SymbolSource::PerRow, None) => {
+                    let symbol = row_symbol(index, line, Some(text), &self.symbols)?;
+                    if self.seen_symbols.len() >= MAX_SEEN_SYMBOLS {
+                        self.seen_symbols.clear();
+                    }
+                    self.seen_symbols.insert(text.into(), symbol.clone());
+                    symbol
+                }
+                (SymbolSource::Fixed(_), _) => row_symbol(index, line, Some(text), &self.symbols)?,
+            }
+        } else {
+            row_symbol(index, line, None, &self.symbols)?
+        };
         let field = |i: usize, name: &str| -> Result<&str, FieldError> {
             std::str::from_utf8(&self.record[i])
                 .map_err(|_| FieldError::row(index, line, Some(name), "is not valid UTF-8"))
         };
         let offset = usize::from(self.has_symbol_column);
-        let symbol_text = if self.has_symbol_column {
-            Some(field(0, "symbol")?)
-        } else {
-            None
-        };
-        let symbol = row_symbol(index, line, symbol_text, &self.symbols)?;
         let time = parse_bar_time(field(offset, "time")?, self.interval)
             .map_err(|e| FieldError::row(index, line, Some("time"), e))?;
         let mut nums = [0f64; 5];
@@ -412,6 +432,48 @@ mod tests {
         let err = rows[1].clone().unwrap_err();
         assert_eq!(err.line, Some(3));
         assert_eq!(err.field.as_deref(), Some("high"));
+    }
+
+    #[test]
+    fn mixed_csv_rows_keep_their_own_symbols_and_a_bad_symbol_fails_every_time() {
+        let csv = "symbol,time,open,high,low,close,volume\n\
+                   AAPL,2024-01-02,1,2,0.5,1.5,10\n\
+                   bad sym,2024-01-02,1,2,0.5,1.5,10\n\
+                   MSFT,2024-01-02,1,2,0.5,1.5,10\n\
+                   AAPL,2024-01-03,1,2,0.5,1.5,10\n\
+                   bad sym,2024-01-03,1,2,0.5,1.5,10\n";
+        let rows: Vec<_> = CsvBarReader::new(csv.as_bytes(), Interval::D1, SymbolSource::PerRow)
+            .unwrap()
+            .collect();
+        let symbols: Vec<Option<String>> = rows
+            .iter()
+            .map(|r| r.as_ref().ok().map(|p| p.bar.symbol.to_string()))
+            .collect();
+        let named = |s: &str| Some(s.to_owned());
+        assert_eq!(
+            symbols,
+            vec![named("AAPL"), None, named("MSFT"), named("AAPL"), None]
+        );
+        for bad in [&rows[1], &rows[4]] {
+            let err = bad.clone().unwrap_err();
+            assert_eq!(err.field.as_deref(), Some("symbol"), "{}", err.reason);
+        }
+        assert_eq!(rows[4].clone().unwrap_err().line, Some(6));
+    }
+
+    #[test]
+    fn csv_for_one_instrument_refuses_rows_of_another_after_accepting_its_own() {
+        let csv = "symbol,time,open,high,low,close,volume\n\
+                   AAPL,2024-01-02,1,2,0.5,1.5,10\n\
+                   MSFT,2024-01-02,1,2,0.5,1.5,10\n\
+                   AAPL,2024-01-03,1,2,0.5,1.5,10\n";
+        let rows: Vec<_> =
+            CsvBarReader::new(csv.as_bytes(), Interval::D1, SymbolSource::Fixed(sym()))
+                .unwrap()
+                .collect();
+        assert!(rows[0].is_ok() && rows[2].is_ok());
+        let err = rows[1].clone().unwrap_err();
+        assert!(err.reason.contains("MSFT"), "{}", err.reason);
     }
 
     #[test]

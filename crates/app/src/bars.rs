@@ -6,8 +6,8 @@ use crate::error::{AppError, AppResult, FieldError};
 use crate::ports::{BarRange, StoreError, UpsertCounts};
 use jiff::Timestamp;
 use pricetrack_domain::{Bar, Interval, Ohlcv, Symbol, date_key};
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
 
 /// What to do with rows that are malformed or contradict themselves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -221,7 +221,7 @@ fn announce(ctx: &AppContext, bars: &[Bar]) {
     if ctx.bar_events.receiver_count() == 0 {
         return;
     }
-    let mut latest: HashMap<(&Symbol, Interval), &Bar> = HashMap::new();
+    let mut latest: FxHashMap<(&Symbol, Interval), &Bar> = FxHashMap::default();
     for bar in bars {
         latest
             .entry((&bar.symbol, bar.interval))
@@ -243,9 +243,9 @@ fn announce(ctx: &AppContext, bars: &[Bar]) {
 }
 
 fn reject_duplicate_times(rows: &mut Vec<ParsedBar>, rejections: &mut Vec<FieldError>) {
-    let mut first_seen: HashMap<(Symbol, Interval, Timestamp), usize> =
-        HashMap::with_capacity(rows.len());
-    let mut duplicates = HashSet::new();
+    let mut first_seen: FxHashMap<(Symbol, Interval, Timestamp), usize> =
+        FxHashMap::with_capacity_and_hasher(rows.len(), Default::default());
+    let mut duplicates = FxHashSet::default();
     for (pos, row) in rows.iter().enumerate() {
         let key = (row.bar.symbol.clone(), row.bar.interval, row.bar.time);
         if let Some(&first) = first_seen.get(&key) {
@@ -276,9 +276,9 @@ fn reject_duplicate_times(rows: &mut Vec<ParsedBar>, rejections: &mut Vec<FieldE
 async fn known_symbols<'a>(
     ctx: &AppContext,
     symbols: impl Iterator<Item = &'a Symbol>,
-) -> AppResult<HashSet<Symbol>> {
-    let distinct: HashSet<&Symbol> = symbols.collect();
-    let mut known = HashSet::with_capacity(distinct.len());
+) -> AppResult<FxHashSet<Symbol>> {
+    let distinct: FxHashSet<&Symbol> = symbols.collect();
+    let mut known = FxHashSet::with_capacity_and_hasher(distinct.len(), Default::default());
     for symbol in distinct {
         if ctx.store.get_instrument(symbol).await?.is_some() {
             known.insert(symbol.clone());

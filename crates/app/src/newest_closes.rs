@@ -6,8 +6,8 @@
 
 use jiff::Timestamp;
 use pricetrack_domain::{Bar, Interval, Symbol};
+use rustc_hash::FxHashMap;
 use std::{
-    collections::HashMap,
     sync::Mutex,
     time::{Duration, Instant},
 };
@@ -17,7 +17,7 @@ pub const TTL: Duration = Duration::from_secs(600);
 
 #[derive(Default)]
 pub struct NewestCloses {
-    entries: Mutex<HashMap<(Symbol, Interval), Entry>>,
+    entries: Mutex<FxHashMap<(Symbol, Interval), Entry>>,
 }
 
 struct Entry {
@@ -29,15 +29,16 @@ struct Entry {
 impl NewestCloses {
     /// Notes bars just stored (any order, any series).
     pub fn record(&self, bars: &[Bar]) {
+        let now = Instant::now();
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         for bar in bars {
             let key = (bar.symbol.clone(), bar.interval);
             match entries.get_mut(&key) {
-                Some(e) if e.time > bar.time && e.recorded.elapsed() < TTL => {}
+                Some(e) if e.time > bar.time && now.duration_since(e.recorded) < TTL => {}
                 Some(e) => {
                     e.time = bar.time;
                     e.close = bar.close;
-                    e.recorded = Instant::now();
+                    e.recorded = now;
                 }
                 None => {
                     entries.insert(
@@ -45,7 +46,7 @@ impl NewestCloses {
                         Entry {
                             time: bar.time,
                             close: bar.close,
-                            recorded: Instant::now(),
+                            recorded: now,
                         },
                     );
                 }

@@ -65,6 +65,9 @@ impl QuoteCache {
     pub fn stored(&self, bars: &[Bar]) {
         let mut state = self.state();
         state.generation += 1;
+        if state.entries.is_empty() {
+            return;
+        }
         for bar in bars {
             state.entries.remove(&bar.symbol);
         }

@@ -7,12 +7,14 @@
 //! reads one instrument's 2,000-bar range 1,000 times through
 //! `GET /api/v1/instruments/{symbol}/bars` (p50/p99), and measures requests/s
 //! for that read with 8 concurrent clients. PostgreSQL uses a fresh database on
-//! the server named by PRICETRACK_TEST_POSTGRES.
+//! the server named by PRICETRACK_TEST_POSTGRES. CPU/bar is the CPU the ingest took
+//! (this process: client, server and SQLite; plus, for PostgreSQL, its server
+//! backends) divided by the bars: steadier than the wall-clock rate on a busy machine.
 
 use pricetrack_app::{AppContext, auth, ports::SystemClock};
 use pricetrack_domain::{Currency, Instrument, InstrumentKind, ProviderName, Symbol};
 use pricetrack_server::{config::Settings, http};
-use pricetrack_storage::testing::{fresh_postgres, fresh_sqlite};
+use pricetrack_storage::testing::{self, fresh_postgres, fresh_sqlite};
 use std::{fmt::Write as _, sync::Arc, time::Instant};
 
 const INSTRUMENTS: usize = 500;
@@ -147,6 +149,7 @@ async fn main() {
     };
     let client = reqwest::Client::new();
     let queue = Arc::new(std::sync::Mutex::new(bodies.into_iter()));
+    let cpu_before = testing::cpu_used(&db.target).await;
     let started = Instant::now();
     let mut writers = Vec::new();
     for _ in 0..a.writers {
@@ -173,6 +176,10 @@ async fn main() {
     }
     let ingest = started.elapsed().as_secs_f64();
     let total = (INSTRUMENTS * BARS_PER_INSTRUMENT) as f64;
+    let ingest_cpu = testing::cpu_used(&db.target)
+        .await
+        .saturating_sub(cpu_before)
+        .as_secs_f64();
 
     let url = format!("{base}/api/v1/instruments/SYM042/bars?interval=5m&limit=2000");
     let mut latencies = Vec::with_capacity(READS);
@@ -214,17 +221,18 @@ async fn main() {
     let rps = (concurrent * per_client) as f64 / started.elapsed().as_secs_f64();
 
     println!(
-        "| backend | format | writers | bars | ingest s | bars/s | MB/s in | read p50 ms | read p99 ms | reads/s (8 clients) |"
+        "| backend | format | writers | bars | ingest s | bars/s | CPU/bar µs | MB/s in | read p50 ms | read p99 ms | reads/s (8 clients) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     println!(
-        "| {} | {} | {} | {} | {:.2} | {:.0} | {:.1} | {:.2} | {:.2} | {:.0} |",
+        "| {} | {} | {} | {} | {:.2} | {:.0} | {:.2} | {:.1} | {:.2} | {:.2} | {:.0} |",
         a.backend,
         a.format,
         a.writers,
         total,
         ingest,
         total / ingest,
+        ingest_cpu / total * 1e6,
         bytes as f64 / ingest / 1e6,
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99),

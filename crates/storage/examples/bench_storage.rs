@@ -44,51 +44,6 @@ struct Phase {
     cpu_per_bar: Duration,
 }
 
-/// CPU time (user + system) of a process, from /proc; zero where unavailable.
-fn cpu_of(pid: &str) -> Duration {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return Duration::ZERO;
-    };
-    // Fields after the command name (which may contain spaces) start at field 3.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // utime and stime are fields 14 and 15, in clock ticks (100 per second on Linux).
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
-}
-
-/// The pids whose CPU a phase is charged with: this process and, for PostgreSQL, the
-/// server backends connected to the benchmark database.
-async fn cpu_now(target: &DatabaseTarget) -> Duration {
-    let mut total = cpu_of("self");
-    if let DatabaseTarget::Postgres(url) = target
-        && let Ok((client, connection)) = tokio_postgres::connect(url, tokio_postgres::NoTls).await
-    {
-        tokio::spawn(connection);
-        if let Ok(rows) = client
-            .query(
-                "SELECT pid FROM pg_stat_activity
-                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
-                &[],
-            )
-            .await
-        {
-            for row in rows {
-                let pid: i32 = row.get(0);
-                total += cpu_of(&pid.to_string());
-            }
-        }
-    }
-    total
-}
-
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -134,14 +89,14 @@ async fn ingest(
     bars: &[Bar],
     batch: usize,
 ) -> (UpsertCounts, Phase) {
-    let cpu_before = cpu_now(target).await;
+    let cpu_before = testing::cpu_used(target).await;
     let started = Instant::now();
     let mut total = UpsertCounts::default();
     for chunk in bars.chunks(batch) {
         total += store.upsert_bars(chunk).await.expect("upsert");
     }
     let wall = started.elapsed();
-    let cpu = cpu_now(target).await.saturating_sub(cpu_before);
+    let cpu = testing::cpu_used(target).await.saturating_sub(cpu_before);
     let phase = Phase {
         rate: bars.len() as f64 / wall.as_secs_f64(),
         cpu_per_bar: cpu / bars.len() as u32,
@@ -196,7 +151,7 @@ async fn bench(db: &testing::TestDatabase, batch: usize) -> Report {
         limit: Some(BARS_PER_INSTRUMENT as u32),
     };
     let mut latencies = Vec::with_capacity(READS);
-    let cpu_before = cpu_now(&db.target).await;
+    let cpu_before = testing::cpu_used(&db.target).await;
     for _ in 0..READS {
         let started = Instant::now();
         let got = store
@@ -206,7 +161,9 @@ async fn bench(db: &testing::TestDatabase, batch: usize) -> Report {
         latencies.push(started.elapsed());
         assert_eq!(got.len(), BARS_PER_INSTRUMENT);
     }
-    let read_cpu = cpu_now(&db.target).await.saturating_sub(cpu_before);
+    let read_cpu = testing::cpu_used(&db.target)
+        .await
+        .saturating_sub(cpu_before);
     latencies.sort();
     Report {
         backend: db.backend(),

@@ -8,7 +8,7 @@ use pricetrack_domain::{
     Quantity, SplitRatio, Symbol, Transaction, TransactionId, TransactionKind, TransactionType,
 };
 use rust_decimal::Decimal;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 pub(crate) fn corrupt(column: &str, detail: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{column}: {detail}"))
@@ -353,7 +353,7 @@ pub(crate) struct BarBatch {
 
 impl BarBatch {
     pub fn from_bars(bars: &[Bar]) -> Self {
-        let mut index: HashMap<&str, i32> = HashMap::new();
+        let mut index: FxHashMap<&str, i32> = FxHashMap::default();
         let mut symbols = Vec::new();
         let rows = bars
             .iter()

@@ -166,3 +166,49 @@ fn unique_name() -> String {
     }
     format!("pricetrack_test_{:016x}", h.finish())
 }
+
+/// CPU time (user + system) of a process, from /proc; zero where unavailable.
+fn process_cpu(pid: &str) -> std::time::Duration {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return std::time::Duration::ZERO;
+    };
+    // Fields after the command name (which may contain spaces) start at field 3.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15, in clock ticks (100 per second on Linux).
+    std::time::Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+/// CPU used so far by this process (all threads) plus, for PostgreSQL, the server
+/// backends connected to the database of `target`: what benchmarks charge a phase
+/// with, so figures can be judged on a busy machine.
+pub async fn cpu_used(target: &DatabaseTarget) -> std::time::Duration {
+    let mut total = process_cpu("self");
+    if let DatabaseTarget::Postgres(url) = target
+        && let Ok((client, connection)) = tokio_postgres::connect(url, tokio_postgres::NoTls).await
+    {
+        tokio::spawn(connection);
+        if let Ok(rows) = client
+            .query(
+                "SELECT pid FROM pg_stat_activity
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .await
+        {
+            for row in rows {
+                let pid: i32 = row.get(0);
+                total += process_cpu(&pid.to_string());
+            }
+        }
+    }
+    total
+}

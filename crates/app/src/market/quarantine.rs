@@ -16,8 +16,8 @@ use pricetrack_domain::{
     Bar, Interval, Symbol,
     validation::{BarContext, QuarantineReason},
 };
+use rustc_hash::FxHashMap;
 use serde::Serialize;
-use std::collections::BTreeMap;
 
 /// Where quarantined bars of the ingest API come from.
 pub const SOURCE_API: &str = "api";
@@ -71,13 +71,21 @@ async fn context_for(ctx: &AppContext, symbol: &Symbol) -> AppResult<BarContext>
 /// the last accepted close (starting from the store's last close before the
 /// batch). Tags (row numbers…) travel with their bars.
 pub async fn screen<T>(ctx: &AppContext, items: Vec<(T, Bar)>) -> AppResult<Screened<T>> {
-    let mut series: BTreeMap<(Symbol, Interval), Vec<(T, Bar)>> = BTreeMap::new();
+    // Grouped by hashing (one lookup per bar), then put in series order once.
+    type Series<T> = ((Symbol, Interval), Vec<(T, Bar)>);
+    let mut slot_of: FxHashMap<(Symbol, Interval), usize> = FxHashMap::default();
+    let mut series: Vec<Series<T>> = Vec::new();
     for (tag, bar) in items {
-        series
+        let slot = *slot_of
             .entry((bar.symbol.clone(), bar.interval))
-            .or_default()
-            .push((tag, bar));
+            .or_insert_with(|| {
+                series.push(((bar.symbol.clone(), bar.interval), Vec::new()));
+                series.len() - 1
+            });
+        series[slot].1.push((tag, bar));
     }
+    drop(slot_of);
+    series.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out = Screened {
         accepted: Vec::new(),
         held: Vec::new(),
