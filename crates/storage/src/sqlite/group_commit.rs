@@ -81,20 +81,31 @@ fn write_group(writer: &mut Connection, group: Vec<PendingUpsert>) {
             return;
         }
     };
+    let alone = group.len() == 1;
     let mut outcomes = Vec::with_capacity(group.len());
     for call in group {
-        let outcome = tx
-            .savepoint()
-            .map_err(db("starting a bar upsert"))
-            .and_then(|savepoint| {
-                let counts = bars::write_batch(&savepoint, call.batch)?;
-                savepoint.commit().map_err(db("writing bars"))?;
-                Ok(counts)
-            });
-        // A failed call's savepoint rolled back when it was dropped.
+        let outcome = if alone {
+            // Alone, the call is the transaction (dropped uncommitted on failure): a
+            // savepoint would only copy every page it dirties into a sub-journal.
+            bars::write_batch(&tx, call.batch)
+        } else {
+            // A failed call's savepoint rolls back when it is dropped.
+            tx.savepoint()
+                .map_err(db("starting a bar upsert"))
+                .and_then(|savepoint| {
+                    let counts = bars::write_batch(&savepoint, call.batch)?;
+                    savepoint.commit().map_err(db("writing bars"))?;
+                    Ok(counts)
+                })
+        };
         outcomes.push((call.reply, outcome));
     }
-    let committed = tx.commit();
+    let committed = if outcomes.iter().any(|(_, outcome)| outcome.is_ok()) {
+        tx.commit()
+    } else {
+        drop(tx);
+        Ok(())
+    };
     for (reply, outcome) in outcomes {
         let outcome = match (&committed, outcome) {
             (Ok(()), outcome) => outcome,
