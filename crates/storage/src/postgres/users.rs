@@ -161,12 +161,17 @@ impl PgStore {
         now: Timestamp,
     ) -> StoreResult<Option<User>> {
         let client = self.client().await?;
-        let row = client
-            .query_opt(
+        // Runs on every authenticated request: prepared once per connection, so a
+        // request pays one round trip here instead of a parse and plan each time.
+        let stmt = client
+            .prepare_cached(
                 "SELECT u.id, u.name, u.role, u.created_at, t.last_used_at
                  FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = $1",
-                &[&hash_hex],
             )
+            .await
+            .map_err(db("looking up a token"))?;
+        let row = client
+            .query_opt(&stmt, &[&hash_hex])
             .await
             .map_err(db("looking up a token"))?;
         let Some(row) = row else {
