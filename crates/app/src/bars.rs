@@ -221,22 +221,11 @@ fn announce(ctx: &AppContext, bars: &[Bar]) {
     if ctx.bar_events.receiver_count() == 0 {
         return;
     }
-    let mut latest: FxHashMap<(&Symbol, Interval), &Bar> = FxHashMap::default();
-    for bar in bars {
-        latest
-            .entry((&bar.symbol, bar.interval))
-            .and_modify(|b| {
-                if bar.time >= b.time {
-                    *b = bar;
-                }
-            })
-            .or_insert(bar);
-    }
-    for ((symbol, interval), bar) in latest {
+    for bar in pricetrack_domain::newest_per_series(bars) {
         // No receiver is not an error: nobody is watching.
         let _ = ctx.bar_events.send(BarsStored {
-            symbol: symbol.clone(),
-            interval,
+            symbol: bar.symbol.clone(),
+            interval: bar.interval,
             latest: bar.clone(),
         });
     }

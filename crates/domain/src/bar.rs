@@ -225,6 +225,24 @@ pub fn date_key(date: Date) -> Timestamp {
         .unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
+/// The newest bar of each series (symbol and interval) among `bars`, in no particular
+/// order: what a listener needs to hear of a stored batch. Of two bars at the same
+/// time the later in `bars` wins, as it did when they were stored.
+pub fn newest_per_series(bars: &[Bar]) -> Vec<&Bar> {
+    let mut newest: rustc_hash::FxHashMap<(&Symbol, Interval), &Bar> = Default::default();
+    for bar in bars {
+        newest
+            .entry((&bar.symbol, bar.interval))
+            .and_modify(|b| {
+                if bar.time >= b.time {
+                    *b = bar;
+                }
+            })
+            .or_insert(bar);
+    }
+    newest.into_values().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +259,40 @@ mod tests {
             close,
             volume: 10.0,
         }
+    }
+
+    #[test]
+    fn newest_per_series_keeps_the_latest_bar_of_each_symbol_and_interval() {
+        let at = |s: &str, interval: Interval, secs: i64, close: f64| {
+            let t = Timestamp::from_second(1_704_067_200 + secs).unwrap();
+            Bar::new(
+                Symbol::parse(s).unwrap(),
+                interval,
+                t,
+                ohlcv(close, close, close, close),
+            )
+            .unwrap()
+        };
+        let bars = vec![
+            at("AAPL", Interval::M5, 600, 3.0),
+            at("AAPL", Interval::M5, 0, 1.0),
+            at("MSFT", Interval::M5, 300, 5.0),
+            at("AAPL", Interval::M1, 60, 7.0),
+            at("AAPL", Interval::M5, 600, 4.0),
+        ];
+        let mut newest: Vec<(String, Interval, f64)> = newest_per_series(&bars)
+            .into_iter()
+            .map(|b| (b.symbol.to_string(), b.interval, b.close))
+            .collect();
+        newest.sort_by(|a, b| (&a.0, a.1.seconds()).cmp(&(&b.0, b.1.seconds())));
+        assert_eq!(
+            newest,
+            vec![
+                ("AAPL".to_owned(), Interval::M1, 7.0),
+                ("AAPL".to_owned(), Interval::M5, 4.0),
+                ("MSFT".to_owned(), Interval::M5, 5.0),
+            ]
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub mod transaction;
 pub mod url_source;
 pub mod validation;
 
-pub use bar::{Bar, BarError, Interval, IntervalParseError, Ohlcv, date_key};
+pub use bar::{Bar, BarError, Interval, IntervalParseError, Ohlcv, date_key, newest_per_series};
 pub use currency::{Currency, CurrencyError};
 pub use holdings::{CashBalance, Holding, Holdings, HoldingsError, PriceLookup, fold_holdings};
 pub use ids::{PortfolioId, TransactionId, UserId};

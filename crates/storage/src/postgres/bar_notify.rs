@@ -19,7 +19,6 @@
 use futures_util::{StreamExt, stream};
 use jiff::Timestamp;
 use pricetrack_domain::{Bar, Interval, Ohlcv, Symbol};
-use std::collections::HashMap;
 use std::fmt::Write;
 use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
@@ -43,21 +42,10 @@ pub(super) fn new_origin() -> String {
 
 /// The notices announcing `bars`: the newest bar per series, packed.
 pub(super) fn payloads(origin: &str, bars: &[Bar]) -> Vec<String> {
-    let mut newest: HashMap<(&Symbol, Interval), &Bar> = HashMap::new();
-    for bar in bars {
-        newest
-            .entry((&bar.symbol, bar.interval))
-            .and_modify(|b| {
-                if bar.time >= b.time {
-                    *b = bar;
-                }
-            })
-            .or_insert(bar);
-    }
     let mut out = Vec::new();
     let mut current = String::new();
     let mut line = String::new();
-    for bar in newest.into_values() {
+    for bar in pricetrack_domain::newest_per_series(bars) {
         line.clear();
         // Writing to a String cannot fail.
         let _ = write!(
