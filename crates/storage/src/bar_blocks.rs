@@ -69,6 +69,23 @@ pub(crate) fn sqlite_instrument_keys(instrument_id: i32) -> (i64, i64) {
     (base, base | 0xFFFF_FFFF)
 }
 
+/// The series part of a SQLite key (instrument and interval): the `bar_tails.series`
+/// of migration 0009.
+pub(crate) fn sqlite_series_of_key(key: i64) -> i64 {
+    key >> 29
+}
+
+/// The SQLite keys of one series: `(first, last)` over every block.
+pub(crate) fn sqlite_series_keys(series: i64) -> (i64, i64) {
+    (series << 29, (series << 29) | ((1 << 29) - 1))
+}
+
+/// The range of `bar_tails.series` of one instrument (every interval).
+pub(crate) fn sqlite_instrument_series(instrument_id: i32) -> (i64, i64) {
+    let (lo, hi) = sqlite_instrument_keys(instrument_id);
+    (sqlite_series_of_key(lo), sqlite_series_of_key(hi))
+}
+
 /// One bar as stored: start (epoch seconds) and values.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Record {
@@ -506,8 +523,19 @@ mod tests {
         assert!(!(lo..=hi).contains(&keys[4]));
         assert!(sqlite_key(-1, 1, 0).is_err());
         for &(id, iv, b) in &extremes {
-            assert_eq!(sqlite_block_of_key(sqlite_key(id, iv, b).unwrap()), b);
+            let key = sqlite_key(id, iv, b).unwrap();
+            assert_eq!(sqlite_block_of_key(key), b);
+            let series = sqlite_series_of_key(key);
+            let (first, last) = sqlite_series_keys(series);
+            assert!((first..=last).contains(&key));
+            let (lo, hi) = sqlite_instrument_series(id);
+            assert!((lo..=hi).contains(&series));
         }
+        assert_ne!(
+            sqlite_series_of_key(keys[1]),
+            sqlite_series_of_key(keys[3]),
+            "intervals of one instrument are separate series"
+        );
     }
 
     #[test]

@@ -19,12 +19,14 @@ macro_rules! migrations {
 /// In the order they are applied. Append only.
 pub(crate) const SQLITE: &[Migration] = migrations!(
     "sqlite": "0001_initial", "0002_ui", "0003_market_data", "0004_portfolio_settings",
-    "0005_listing_date", "0006_bar_blocks", "0007_corporate_events", "0008_url_source"
+    "0005_listing_date", "0006_bar_blocks", "0007_corporate_events", "0008_url_source",
+    "0009_bar_tails"
 );
 /// In the order they are applied. Append only; same names as [`SQLITE`].
 pub(crate) const POSTGRES: &[Migration] = migrations!(
     "postgres": "0001_initial", "0002_ui", "0003_market_data", "0004_portfolio_settings",
-    "0005_listing_date", "0006_bar_blocks", "0007_corporate_events", "0008_url_source"
+    "0005_listing_date", "0006_bar_blocks", "0007_corporate_events", "0008_url_source",
+    "0009_bar_tails"
 );
 
 #[cfg(test)]

@@ -28,7 +28,8 @@ async fn migrations_apply_once(db: &testing::TestDatabase) {
             "0005_listing_date",
             "0006_bar_blocks",
             "0007_corporate_events",
-            "0008_url_source"
+            "0008_url_source",
+            "0009_bar_tails"
         ]
     );
     assert!(migrate(&db.target).await.unwrap().is_empty());
@@ -144,6 +145,116 @@ async fn row_per_bar_data_survives_migration_0006(db: &testing::TestDatabase) {
         daily.iter().map(|b| b.close).collect::<Vec<_>>(),
         [55.5, 56.5]
     );
+    // The converted series takes new bars: one replacing the newest stored bar, one
+    // after it (on SQLite the newest converted block becomes the series' tail).
+    let last = rows[99].1;
+    let next = |time: i64, close: f64| {
+        let t = jiff::Timestamp::from_second(time).unwrap();
+        let values = pricetrack_domain::Ohlcv {
+            open: close,
+            high: close + 1.0,
+            low: close - 1.0,
+            close,
+            volume: 5.0,
+        };
+        pricetrack_domain::Bar::new(symbol.clone(), Interval::M5, t, values).unwrap()
+    };
+    let counts = store
+        .upsert_bars(&[next(last, 500.0), next(last + 300, 501.0)])
+        .await
+        .unwrap();
+    assert_eq!((counts.inserted, counts.replaced), (1, 1));
+    let five = store
+        .bars(&symbol, Interval::M5, BarRange::default())
+        .await
+        .unwrap();
+    assert_eq!(five.len(), 101);
+    assert_eq!(five[98].close, 198.0);
+    assert_eq!((five[99].close, five[100].close), (500.0, 501.0));
+    assert_eq!(
+        store.count_bars(&symbol).await.unwrap(),
+        rows.len() as u64 + 1
+    );
+}
+
+/// A SQLite database from before migration 0009 (every block in `bar_blocks`) keeps
+/// every bar when the newest block of each series moves to `bar_tails`, and takes new
+/// bars after the move.
+#[tokio::test]
+async fn sqlite_bars_survive_the_move_of_each_series_newest_block_to_bar_tails() {
+    use pricetrack_app::ports::BarRange;
+    use pricetrack_domain::{Bar, Interval, Ohlcv};
+    let db = testing::fresh_sqlite().await;
+    let symbol = aapl().symbol;
+    let bar = |interval: Interval, time: i64, close: f64| {
+        let values = Ohlcv {
+            open: close,
+            high: close + 1.0,
+            low: close - 1.0,
+            close,
+            volume: 5.0,
+        };
+        let t = jiff::Timestamp::from_second(time).unwrap();
+        Bar::new(symbol.clone(), interval, t, values).unwrap()
+    };
+    let mut bars: Vec<Bar> = (0..100)
+        .map(|i| bar(Interval::M5, 1_700_000_100 + i * 300, 100.0 + i as f64))
+        .collect();
+    bars.extend((0..3).map(|i| bar(Interval::D1, 1_704_067_200 + i * 86_400, 50.0 + i as f64)));
+    let store = db.open().await;
+    store.create_instrument(&aapl()).await.unwrap();
+    store.upsert_bars(&bars).await.unwrap();
+    drop(store);
+    let DatabaseTarget::Sqlite(path) = &db.target else {
+        unreachable!("a SQLite test database")
+    };
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .execute_batch(
+            "INSERT INTO bar_blocks (key, data)
+                 SELECT (series << 29) | (block + 268435456), data FROM bar_tails;
+             DROP TABLE bar_tails;
+             DELETE FROM schema_migrations WHERE name = '0009_bar_tails';",
+        )
+        .unwrap();
+    assert_eq!(migrate(&db.target).await.unwrap(), ["0009_bar_tails"]);
+    let tails: i64 = rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row("SELECT count(*) FROM bar_tails", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(tails, 2, "one tail per series (5m and 1d)");
+
+    let store = db.open().await;
+    assert_eq!(store.count_bars(&symbol).await.unwrap(), 103);
+    let mut stored = store
+        .bars(&symbol, Interval::M5, BarRange::default())
+        .await
+        .unwrap();
+    stored.extend(
+        store
+            .bars(&symbol, Interval::D1, BarRange::default())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(stored, bars);
+    let later = bar(Interval::M5, 1_700_000_100 + 100 * 300, 900.0);
+    let counts = store
+        .upsert_bars(std::slice::from_ref(&later))
+        .await
+        .unwrap();
+    assert_eq!((counts.inserted, counts.replaced), (1, 0));
+    let newest = store
+        .bars(
+            &symbol,
+            Interval::M5,
+            BarRange {
+                limit: Some(2),
+                ..BarRange::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(newest, vec![bars[99].clone(), later]);
 }
 
 #[tokio::test]

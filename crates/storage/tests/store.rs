@@ -58,6 +58,7 @@ conformance_tests!(
     rewriting_the_middle_of_a_series_keeps_its_neighbours,
     concurrent_writers_to_one_series_lose_no_bars,
     concurrent_upserts_report_their_own_counts_and_fail_alone,
+    backfill_live_bars_and_corrections_read_as_one_sequence,
     a_created_portfolio_reads_back_by_id_and_by_name,
     another_users_portfolio_behaves_as_missing,
     a_duplicate_portfolio_name_for_the_same_owner_is_a_conflict_naming_it,

@@ -916,6 +916,57 @@ pub async fn concurrent_upserts_report_their_own_counts_and_fail_alone(store: S)
     assert_eq!(got, shared, "the failed calls wrote nothing");
 }
 
+/// A backfill older than what is stored, then live bars newer than it, then a
+/// correction inside the newest block: one sequence, whichever way it is read.
+pub async fn backfill_live_bars_and_corrections_read_as_one_sequence(store: S) {
+    add_instrument(&store, "AAPL").await;
+    let all = series("AAPL", 210);
+    let counts = store.upsert_bars(&all[100..200]).await.unwrap();
+    assert_eq!(counts.inserted, 100);
+    let counts = store.upsert_bars(&all[..100]).await.unwrap();
+    assert_eq!(counts.inserted, 100, "the backfill");
+    for bar in &all[200..] {
+        let counts = store.upsert_bars(std::slice::from_ref(bar)).await.unwrap();
+        assert_eq!(counts.inserted, 1, "a live bar");
+    }
+    let mut corrected = all[205].clone();
+    corrected.close = corrected.open;
+    let counts = store
+        .upsert_bars(std::slice::from_ref(&corrected))
+        .await
+        .unwrap();
+    assert_eq!((counts.inserted, counts.replaced), (0, 1));
+    let mut want = all.clone();
+    want[205] = corrected;
+
+    let read = |range: BarRange| {
+        let store = Arc::clone(&store);
+        async move { store.bars(&sym("AAPL"), Interval::M5, range).await.unwrap() }
+    };
+    assert_eq!(read(BarRange::default()).await, want);
+    let newest = read(BarRange {
+        limit: Some(15),
+        ..BarRange::default()
+    })
+    .await;
+    assert_eq!(newest, want[195..]);
+    let oldest = read(BarRange {
+        from: Some(t0()),
+        limit: Some(15),
+        ..BarRange::default()
+    })
+    .await;
+    assert_eq!(oldest, want[..15]);
+    let middle = read(BarRange {
+        from: Some(want[190].time),
+        to: Some(want[207].time),
+        limit: None,
+    })
+    .await;
+    assert_eq!(middle, want[190..=207]);
+    assert_eq!(store.count_bars(&sym("AAPL")).await.unwrap(), 210);
+}
+
 pub async fn a_hundred_thousand_bars_upsert_in_one_call(store: S) {
     let symbols: Vec<String> = (0..20).map(|i| format!("S{i:02}")).collect();
     for s in &symbols {
