@@ -232,12 +232,14 @@ fn announce(ctx: &AppContext, bars: &[Bar]) {
 }
 
 fn reject_duplicate_times(rows: &mut Vec<ParsedBar>, rejections: &mut Vec<FieldError>) {
-    let mut first_seen: FxHashMap<(Symbol, Interval, Timestamp), usize> =
+    // Keys borrow the symbol: no reference count touched per row.
+    let mut first_seen: FxHashMap<(&str, Interval, Timestamp), usize> =
         FxHashMap::with_capacity_and_hasher(rows.len(), Default::default());
     let mut duplicates = FxHashSet::default();
     for (pos, row) in rows.iter().enumerate() {
-        let key = (row.bar.symbol.clone(), row.bar.interval, row.bar.time);
-        if let Some(&first) = first_seen.get(&key) {
+        let key = (row.bar.symbol.as_str(), row.bar.interval, row.bar.time);
+        let first = *first_seen.entry(key).or_insert(pos);
+        if first != pos {
             duplicates.insert(pos);
             rejections.push(FieldError::row(
                 row.index,
@@ -248,10 +250,9 @@ fn reject_duplicate_times(rows: &mut Vec<ParsedBar>, rejections: &mut Vec<FieldE
                     row.bar.time, row.bar.symbol, rows[first].index
                 ),
             ));
-        } else {
-            first_seen.insert(key, pos);
         }
     }
+    drop(first_seen);
     if !duplicates.is_empty() {
         let mut pos = 0;
         rows.retain(|_| {
@@ -434,4 +435,50 @@ pub async fn record_manual_price(
         .map_err(|e| AppError::invalid_field("price", e.to_string()))?;
     let counts = store_bars(ctx, std::slice::from_ref(&bar)).await?;
     Ok((bar, counts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(index: usize, symbol: &str, interval: Interval, secs: i64) -> ParsedBar {
+        let values = Ohlcv {
+            open: 1.0,
+            high: 2.0,
+            low: 0.5,
+            close: 1.5,
+            volume: 1.0,
+        };
+        let time = Timestamp::from_second(1_704_067_200 + secs).unwrap();
+        let bar = Bar::new(Symbol::parse(symbol).unwrap(), interval, time, values).unwrap();
+        ParsedBar {
+            index,
+            line: Some(index as u64 + 2),
+            bar,
+        }
+    }
+
+    #[test]
+    fn a_repeated_series_and_time_is_rejected_naming_both_rows_and_other_series_pass() {
+        let mut rows = vec![
+            parsed(0, "AAPL", Interval::M5, 0),
+            parsed(1, "MSFT", Interval::M5, 0),
+            parsed(2, "AAPL", Interval::M1, 0),
+            parsed(3, "AAPL", Interval::M5, 0),
+            parsed(4, "AAPL", Interval::M5, 300),
+        ];
+        let mut rejections = Vec::new();
+        reject_duplicate_times(&mut rows, &mut rejections);
+        assert_eq!(
+            rows.iter().map(|r| r.index).collect::<Vec<_>>(),
+            [0, 1, 2, 4]
+        );
+        assert_eq!(rejections.len(), 1);
+        let e = &rejections[0];
+        assert_eq!(
+            (e.index, e.line, e.field.as_deref()),
+            (Some(3), Some(5), Some("time"))
+        );
+        assert!(e.reason.contains("also in row 0"), "{}", e.reason);
+    }
 }
