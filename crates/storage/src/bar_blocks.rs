@@ -9,11 +9,12 @@
 //! bucket number increases with time, so a range is still one ordered scan.
 //!
 //! A block covers `BARS_PER_BLOCK × interval` seconds, starting at a multiple of
-//! that width (floor division, so times before 1970 work too). Its bytes are
-//! [`FORMAT_V1`] followed by records sorted by time, unique by time, each
-//! [`RECORD_BYTES`] long: the start's offset from the block start (u32), then open,
-//! high, low, close, volume (f64), all little-endian. This module is pure: encoding,
-//! decoding and merging, no I/O.
+//! that width (floor division, so times before 1970 work too). Its bytes hold the
+//! block's bars sorted by time, unique by time, in one of the layouts of [`format`]
+//! (compacted columns since 2026-12; fixed-size records before, still read). This
+//! module is pure: encoding, decoding and merging, no I/O.
+
+mod format;
 
 use crate::codec::{BarRow, corrupt};
 use pricetrack_app::ports::{StoreResult, UpsertCounts};
@@ -23,10 +24,6 @@ use pricetrack_domain::Ohlcv;
 /// together than its interval). Part of the stored format — block keys are derived
 /// from it — so it must never change.
 pub(crate) const BARS_PER_BLOCK: i64 = 32;
-/// First byte of every block: the record layout below.
-pub(crate) const FORMAT_V1: u8 = 1;
-/// Bytes of one record: u32 offset + 5 × f64.
-pub(crate) const RECORD_BYTES: usize = 4 + 5 * 8;
 
 /// The seconds one block of `interval` spans.
 pub(crate) fn width(interval_seconds: i64) -> i64 {
@@ -93,104 +90,41 @@ pub(crate) struct Record {
     pub values: Ohlcv,
 }
 
-/// A stored block, checked for its layout once, then read record by record.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct BlockView<'a> {
-    start: i64,
-    records: &'a [u8],
+/// A stored block, decoded: its records sorted by time, unique by time.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StoredBlock {
+    pub records: Vec<Record>,
 }
 
-impl<'a> BlockView<'a> {
-    /// Checks the header and length of `bytes`, the block starting at `start`.
-    pub fn parse(bytes: &'a [u8], start: i64) -> StoreResult<Self> {
-        match bytes.split_first() {
-            Some((&FORMAT_V1, records)) if records.len() % RECORD_BYTES == 0 => {
-                Ok(Self { start, records })
-            }
-            Some((&FORMAT_V1, records)) => Err(corrupt(
-                "bar_blocks.data",
-                format!(
-                    "{} record bytes is not a whole number of bars",
-                    records.len()
-                ),
-            )),
-            Some((version, _)) => Err(corrupt(
-                "bar_blocks.data",
-                format!("unknown block format {version}"),
-            )),
-            None => Err(corrupt("bar_blocks.data", "empty block")),
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.records.len() / RECORD_BYTES
-    }
-
-    /// The record at `index` (< `len()`).
-    pub fn get(&self, index: usize) -> Record {
-        let r = &self.records[index * RECORD_BYTES..(index + 1) * RECORD_BYTES];
-        let f = |at: usize| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&r[at..at + 8]);
-            f64::from_le_bytes(b)
-        };
-        let mut offset = [0u8; 4];
-        offset.copy_from_slice(&r[..4]);
-        Record {
-            time: self.start + i64::from(u32::from_le_bytes(offset)),
-            values: Ohlcv {
-                open: f(4),
-                high: f(12),
-                low: f(20),
-                close: f(28),
-                volume: f(36),
-            },
-        }
-    }
-
-    /// The time of the record at `index` without decoding its values.
-    pub fn time_at(&self, index: usize) -> i64 {
-        let mut offset = [0u8; 4];
-        offset.copy_from_slice(&self.records[index * RECORD_BYTES..index * RECORD_BYTES + 4]);
-        self.start + i64::from(u32::from_le_bytes(offset))
+impl StoredBlock {
+    /// Decodes `bytes`, the block starting at `start` (either format).
+    pub fn decode(bytes: &[u8], start: i64) -> StoreResult<Self> {
+        let mut records = Vec::new();
+        format::decode(bytes, start, &mut records)?;
+        Ok(Self { records })
     }
 
     /// Index of the first record at or after `time`.
     pub fn lower_bound(&self, time: i64) -> usize {
-        let (mut lo, mut hi) = (0, self.len());
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            if self.time_at(mid) < time {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        lo
+        self.records.partition_point(|r| r.time < time)
     }
 }
 
-fn push_record(out: &mut Vec<u8>, start: i64, time: i64, v: &Ohlcv) -> StoreResult<()> {
-    let offset = u32::try_from(time - start).map_err(|_| {
-        corrupt(
-            "bar_blocks.data",
-            format!("bar at {time} outside the block starting at {start}"),
-        )
-    })?;
-    out.extend_from_slice(&offset.to_le_bytes());
-    for x in [v.open, v.high, v.low, v.close, v.volume] {
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    Ok(())
+/// The number of bars in stored block `bytes`, read from its header.
+pub(crate) fn stored_bar_count(bytes: &[u8]) -> StoreResult<usize> {
+    format::record_count(bytes)
 }
 
-fn ohlcv(r: &BarRow) -> Ohlcv {
-    Ohlcv {
-        open: r.open,
-        high: r.high,
-        low: r.low,
-        close: r.close,
-        volume: r.volume,
+fn record(r: &BarRow) -> Record {
+    Record {
+        time: r.time,
+        values: Ohlcv {
+            open: r.open,
+            high: r.high,
+            low: r.low,
+            close: r.close,
+            volume: r.volume,
+        },
     }
 }
 
@@ -205,79 +139,69 @@ pub(crate) struct Merged {
 
 /// Merges `rows` — sorted by time, unique, all in the block starting at `start` —
 /// into the stored block `existing` (or a new block), counting each row as inserted
-/// (its time was not stored) or replaced (it was; its values win).
+/// (its time was not stored) or replaced (it was; its values win). New bytes are
+/// always in the current format, so a block written before it is converted when it
+/// next changes.
 pub(crate) fn merge(
-    existing: Option<BlockView<'_>>,
+    existing: Option<&StoredBlock>,
     start: i64,
     rows: &[BarRow],
 ) -> StoreResult<Merged> {
-    let stored = existing.map_or(0, |b| b.len());
-    let mut out = Vec::with_capacity(1 + (stored + rows.len()) * RECORD_BYTES);
-    out.push(FORMAT_V1);
+    let stored: &[Record] = existing.map_or(&[], |b| &b.records);
+    let mut out = Vec::with_capacity(stored.len() + rows.len());
+    let mut counts = UpsertCounts::default();
     // A new block, or the common case of a feed or backfill moving forward: every row
     // goes after the stored bars.
-    let appends = match existing {
-        Some(block) if stored > 0 => rows
-            .first()
-            .is_some_and(|r| r.time > block.time_at(stored - 1))
-            .then_some(block.records),
-        _ => Some(&[][..]),
+    let appends = match (stored.last(), rows.first()) {
+        (Some(last), Some(first)) => first.time > last.time,
+        _ => true,
     };
-    if let Some(kept) = appends {
-        out.extend_from_slice(kept);
-        for r in rows {
-            push_record(&mut out, start, r.time, &ohlcv(r))?;
+    if appends {
+        out.extend_from_slice(stored);
+        out.extend(rows.iter().map(record));
+        counts.inserted = rows.len() as u64;
+    } else {
+        let mut changed = false;
+        let (mut i, mut j) = (0, 0);
+        while i < stored.len() || j < rows.len() {
+            match (stored.get(i), rows.get(j)) {
+                (Some(old), Some(r)) if old.time == r.time => {
+                    let new = record(r);
+                    changed |= old.values != new.values;
+                    out.push(new);
+                    counts.replaced += 1;
+                    i += 1;
+                    j += 1;
+                }
+                (Some(old), Some(r)) if r.time < old.time => {
+                    out.push(record(r));
+                    counts.inserted += 1;
+                    changed = true;
+                    j += 1;
+                }
+                (Some(old), _) => {
+                    out.push(*old);
+                    i += 1;
+                }
+                (None, Some(r)) => {
+                    out.push(record(r));
+                    counts.inserted += 1;
+                    changed = true;
+                    j += 1;
+                }
+                (None, None) => break,
+            }
         }
-        return Ok(Merged {
-            counts: UpsertCounts {
-                inserted: rows.len() as u64,
-                replaced: 0,
-            },
-            bytes: Some(out),
-        });
-    }
-    let Some(block) = existing else {
-        return Err(corrupt("bar_blocks.data", "merging into a missing block"));
-    };
-    let mut counts = UpsertCounts::default();
-    let mut changed = false;
-    let (mut i, mut j) = (0, 0);
-    while i < stored || j < rows.len() {
-        let old_time = (i < stored).then(|| block.time_at(i));
-        let new_row = rows.get(j);
-        match (old_time, new_row) {
-            (Some(t), Some(r)) if t == r.time => {
-                let old = block.get(i);
-                let new = ohlcv(r);
-                changed |= old.values != new;
-                push_record(&mut out, start, r.time, &new)?;
-                counts.replaced += 1;
-                i += 1;
-                j += 1;
-            }
-            (Some(t), Some(r)) if r.time < t => {
-                push_record(&mut out, start, r.time, &ohlcv(r))?;
-                counts.inserted += 1;
-                changed = true;
-                j += 1;
-            }
-            (Some(_), _) => {
-                let raw = &block.records[i * RECORD_BYTES..(i + 1) * RECORD_BYTES];
-                out.extend_from_slice(raw);
-                i += 1;
-            }
-            (None, Some(r)) => {
-                push_record(&mut out, start, r.time, &ohlcv(r))?;
-                counts.inserted += 1;
-                changed = true;
-                j += 1;
-            }
-            (None, None) => break,
+        if !changed {
+            return Ok(Merged {
+                counts,
+                bytes: None,
+            });
         }
     }
     Ok(Merged {
         counts,
-        bytes: changed.then_some(out),
+        bytes: Some(format::encode(start, &out)?),
     })
 }
 
@@ -367,23 +291,23 @@ impl RangeCollector {
     }
 
     /// Takes the records of the next block in reading order.
-    pub fn take(&mut self, block: BlockView<'_>) {
+    pub fn take(&mut self, block: &StoredBlock) {
         match self.from {
             Some(from) => {
-                for i in block.lower_bound(from)..block.len() {
-                    if self.is_full() || block.time_at(i) > self.to {
+                for r in &block.records[block.lower_bound(from)..] {
+                    if self.is_full() || r.time > self.to {
                         return;
                     }
-                    self.out.push(block.get(i));
+                    self.out.push(*r);
                 }
             }
             None => {
-                for i in (0..block.len()).rev() {
+                for r in block.records.iter().rev() {
                     if self.is_full() {
                         return;
                     }
-                    if block.time_at(i) <= self.to {
-                        self.out.push(block.get(i));
+                    if r.time <= self.to {
+                        self.out.push(*r);
                     }
                 }
             }
@@ -424,12 +348,11 @@ mod tests {
     }
 
     fn decode(bytes: &[u8], start: i64) -> Vec<(i64, f64)> {
-        let view = BlockView::parse(bytes, start).unwrap();
-        (0..view.len())
-            .map(|i| {
-                let r = view.get(i);
-                (r.time, r.values.close)
-            })
+        StoredBlock::decode(bytes, start)
+            .unwrap()
+            .records
+            .iter()
+            .map(|r| (r.time, r.values.close))
             .collect()
     }
 
@@ -455,9 +378,9 @@ mod tests {
             .unwrap()
             .bytes
             .unwrap();
-        let view = BlockView::parse(&stored, 0).unwrap();
+        let view = StoredBlock::decode(&stored, 0).unwrap();
         let merged = merge(
-            Some(view),
+            Some(&view),
             0,
             &[row(300, 2.0), row(600, 4.0), row(900, 5.0)],
         )
@@ -481,8 +404,8 @@ mod tests {
             .unwrap()
             .bytes
             .unwrap();
-        let view = BlockView::parse(&stored, 0).unwrap();
-        let merged = merge(Some(view), 0, &[row(300, 2.0)]).unwrap();
+        let view = StoredBlock::decode(&stored, 0).unwrap();
+        let merged = merge(Some(&view), 0, &[row(300, 2.0)]).unwrap();
         assert_eq!(
             merged.counts,
             UpsertCounts {
@@ -540,9 +463,10 @@ mod tests {
 
     #[test]
     fn a_damaged_block_is_reported_as_corrupt() {
-        assert!(BlockView::parse(&[], 0).is_err());
-        assert!(BlockView::parse(&[9, 0, 0], 0).is_err());
-        assert!(BlockView::parse(&[FORMAT_V1, 1, 2, 3], 0).is_err());
+        assert!(StoredBlock::decode(&[], 0).is_err());
+        assert!(StoredBlock::decode(&[9, 0, 0], 0).is_err());
+        assert!(StoredBlock::decode(&[format::FORMAT_V1, 1, 2, 3], 0).is_err());
+        assert!(StoredBlock::decode(&[format::FORMAT_V2, 1, 0], 0).is_err());
     }
 
     #[test]
@@ -572,9 +496,9 @@ mod tests {
             .unwrap();
         let mut c = RangeCollector::new(None, 9600, Some(3));
         assert!(c.newest_first());
-        c.take(BlockView::parse(&newer, 9600).unwrap());
+        c.take(&StoredBlock::decode(&newer, 9600).unwrap());
         assert!(!c.is_full());
-        c.take(BlockView::parse(&older, 0).unwrap());
+        c.take(&StoredBlock::decode(&older, 0).unwrap());
         assert!(c.is_full());
         let times: Vec<i64> = c.finish().iter().map(|r| r.time).collect();
         assert_eq!(times, vec![0, 300, 9600]);
@@ -591,11 +515,11 @@ mod tests {
         .bytes
         .unwrap();
         let mut c = RangeCollector::new(Some(1), 900, Some(2));
-        c.take(BlockView::parse(&bytes, 0).unwrap());
+        c.take(&StoredBlock::decode(&bytes, 0).unwrap());
         let times: Vec<i64> = c.finish().iter().map(|r| r.time).collect();
         assert_eq!(times, vec![300, 600]);
         let mut c = RangeCollector::new(Some(0), 600, None);
-        c.take(BlockView::parse(&bytes, 0).unwrap());
+        c.take(&StoredBlock::decode(&bytes, 0).unwrap());
         assert_eq!(c.finish().len(), 3);
     }
 
@@ -612,7 +536,7 @@ mod tests {
             .unwrap()
             .bytes
             .unwrap();
-        let view = BlockView::parse(&bytes, 0).unwrap();
+        let view = StoredBlock::decode(&bytes, 0).unwrap();
         assert_eq!(view.lower_bound(-5), 0);
         assert_eq!(view.lower_bound(300), 1);
         assert_eq!(view.lower_bound(301), 2);

@@ -334,3 +334,136 @@ async fn an_unreachable_postgres_fails_to_open_with_the_reason_and_no_password()
         "{msg}"
     );
 }
+
+/// A block as binaries before 2026-12 wrote it (format 1): fixed 44-byte records.
+fn format_1_block(start: i64, bars: &[(i64, f64)]) -> Vec<u8> {
+    let mut out = vec![1u8];
+    for &(time, close) in bars {
+        out.extend_from_slice(&u32::try_from(time - start).unwrap().to_le_bytes());
+        for x in [close, close + 1.0, close - 1.0, close, 500.0] {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    out
+}
+
+/// Blocks written in format 1 by an older binary: one sealed block and the newest.
+async fn format_1_blocks_read_count_and_take_new_bars(db: &testing::TestDatabase) {
+    use pricetrack_app::ports::BarRange;
+    use pricetrack_domain::{Bar, Interval, Ohlcv};
+    const WIDTH: i64 = 32 * 300;
+    let (old_block, new_block) = (177_083i64, 177_084i64);
+    let older: Vec<(i64, f64)> = (0..32)
+        .map(|k| (old_block * WIDTH + k * 300, 100.0 + k as f64))
+        .collect();
+    let newer: Vec<(i64, f64)> = (0..5)
+        .map(|k| (new_block * WIDTH + k * 300, 200.0 + k as f64))
+        .collect();
+    let symbol = aapl().symbol;
+    let store = db.open().await;
+    store.create_instrument(&aapl()).await.unwrap();
+    let code = i64::from(Interval::M5.code());
+    match &db.target {
+        DatabaseTarget::Sqlite(path) => {
+            let conn = rusqlite::Connection::open(path).unwrap();
+            let id: i64 = conn
+                .query_row(
+                    "SELECT id FROM instruments WHERE symbol = 'AAPL'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            let key = |block: i64| (id << 32) | (code << 29) | (block + (1 << 28));
+            conn.execute(
+                "INSERT INTO bar_blocks (key, data) VALUES (?1, ?2)",
+                rusqlite::params![key(old_block), format_1_block(old_block * WIDTH, &older)],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO bar_tails (series, block, data) VALUES (?1, ?2, ?3)",
+                rusqlite::params![
+                    key(new_block) >> 29,
+                    new_block,
+                    format_1_block(new_block * WIDTH, &newer)
+                ],
+            )
+            .unwrap();
+        }
+        DatabaseTarget::Postgres(url) => {
+            let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(connection);
+            for (block, bars) in [(old_block, &older), (new_block, &newer)] {
+                client
+                    .execute(
+                        "INSERT INTO bar_blocks (instrument_id, interval, block, data)
+                         VALUES ((SELECT id FROM instruments WHERE symbol = 'AAPL'), $1, $2, $3)",
+                        &[
+                            &Interval::M5.code(),
+                            &i32::try_from(block).unwrap(),
+                            &format_1_block(block * WIDTH, bars),
+                        ],
+                    )
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    let bar = |(time, close): (i64, f64)| {
+        let values = Ohlcv {
+            open: close,
+            high: close + 1.0,
+            low: close - 1.0,
+            close,
+            volume: 500.0,
+        };
+        Bar::new(
+            symbol.clone(),
+            Interval::M5,
+            jiff::Timestamp::from_second(time).unwrap(),
+            values,
+        )
+        .unwrap()
+    };
+    let mut want: Vec<Bar> = older.iter().chain(&newer).copied().map(bar).collect();
+    assert_eq!(store.count_bars(&symbol).await.unwrap(), 37);
+    let all = BarRange::default();
+    assert_eq!(store.bars(&symbol, Interval::M5, all).await.unwrap(), want);
+
+    // A correction inside the old block and the next bar of the newest one.
+    let corrected = bar((older[3].0, 99.5));
+    let next = bar((new_block * WIDTH + 5 * 300, 205.0));
+    let counts = store
+        .upsert_bars(&[corrected.clone(), next.clone()])
+        .await
+        .unwrap();
+    assert_eq!((counts.inserted, counts.replaced), (1, 1));
+    want[3] = corrected;
+    want.push(next);
+    assert_eq!(store.count_bars(&symbol).await.unwrap(), 38);
+    assert_eq!(store.bars(&symbol, Interval::M5, all).await.unwrap(), want);
+    let from = jiff::Timestamp::from_second(older[30].0).unwrap();
+    let some = BarRange {
+        from: Some(from),
+        limit: Some(4),
+        ..BarRange::default()
+    };
+    assert_eq!(
+        store.bars(&symbol, Interval::M5, some).await.unwrap(),
+        want[30..34]
+    );
+}
+
+#[tokio::test]
+async fn sqlite_blocks_of_format_1_read_count_and_take_new_bars() {
+    format_1_blocks_read_count_and_take_new_bars(&testing::fresh_sqlite().await).await;
+}
+
+#[tokio::test]
+async fn postgres_blocks_of_format_1_read_count_and_take_new_bars() {
+    let Some(db) = testing::fresh_postgres().await else {
+        return;
+    };
+    format_1_blocks_read_count_and_take_new_bars(&db).await;
+}

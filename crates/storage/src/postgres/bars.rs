@@ -11,7 +11,7 @@
 //! [`BLOCKS_PER_STATEMENT`]).
 
 use super::{PgStore, count, db, get};
-use crate::bar_blocks::{self, BlockView, RangeCollector};
+use crate::bar_blocks::{self, RangeCollector, StoredBlock};
 use crate::codec::{BarBatch, BarRow, bar, ceil_second, corrupt, floor_second};
 use pricetrack_app::ports::{BarRange, StoreError, StoreResult, UpsertCounts};
 use pricetrack_domain::{Bar, Interval, Symbol};
@@ -104,11 +104,11 @@ pub(super) async fn write_blocks(
     let mut counts = UpsertCounts::default();
     let mut changed: Vec<(BlockKey, Vec<u8>)> = Vec::with_capacity(groups.len());
     for (group, key) in groups.iter().zip(keys) {
-        let view = stored
+        let block = stored
             .get(&key)
-            .map(|bytes| BlockView::parse(bytes, group.start))
+            .map(|bytes| StoredBlock::decode(bytes, group.start))
             .transpose()?;
-        let merged = bar_blocks::merge(view, group.start, group.rows)?;
+        let merged = bar_blocks::merge(block.as_ref(), group.start, group.rows)?;
         counts += merged.counts;
         if let Some(bytes) = merged.bytes {
             changed.push((key, bytes));
@@ -276,7 +276,7 @@ impl PgStore {
                 let block: i32 = get(row, 0, "bar_blocks.block")?;
                 let bytes: &[u8] = get(row, 1, "bar_blocks.data")?;
                 let start = i64::from(block) * bar_blocks::width(secs);
-                collector.take(BlockView::parse(bytes, start)?);
+                collector.take(&StoredBlock::decode(bytes, start)?);
                 last_block = Some(block);
                 if collector.is_full() {
                     break;
@@ -303,12 +303,17 @@ impl PgStore {
 
     pub(super) async fn pg_count_bars(&self, symbol: &Symbol) -> StoreResult<u64> {
         let client = self.client().await?;
-        let record = bar_blocks::RECORD_BYTES as i32;
+        // The bar count of a block is in its header (src/bar_blocks/format.rs): fixed
+        // 44-byte records in format 1, a little-endian u32 after the first byte in 2.
         let n: i64 = client
             .query_one(
-                "SELECT coalesce(sum((octet_length(data) - 1) / $2::int4), 0)::int8 FROM bar_blocks
+                "SELECT coalesce(sum(CASE get_byte(data, 0)
+                     WHEN 1 THEN (octet_length(data) - 1) / 44
+                     ELSE get_byte(data, 1)::int8 + (get_byte(data, 2)::int8 << 8)
+                        + (get_byte(data, 3)::int8 << 16) + (get_byte(data, 4)::int8 << 24)
+                   END), 0)::int8 FROM bar_blocks
                  WHERE instrument_id = (SELECT id FROM instruments WHERE symbol = $1)",
-                &[&symbol.as_str(), &record],
+                &[&symbol.as_str()],
             )
             .await
             .map_err(db("counting bars"))?

@@ -13,7 +13,7 @@
 //! every bar equals the stored one.
 
 use super::db;
-use crate::bar_blocks::{self, BlockView, Group, RangeCollector};
+use crate::bar_blocks::{self, Group, RangeCollector, StoredBlock};
 use crate::codec::{BarBatch, BarRow, bar, ceil_second, corrupt, floor_second};
 use pricetrack_app::ports::{BarRange, StoreError, StoreResult, UpsertCounts};
 use pricetrack_domain::{Bar, Interval, Symbol};
@@ -80,9 +80,9 @@ impl<'c> BlockWriter<'c> {
                         .get_ref(0)
                         .and_then(|v| Ok(v.as_blob()?))
                         .map_err(|e| corrupt("bar_blocks.data", e))?;
-                    let view = BlockView::parse(bytes, group.start)?;
+                    let block = StoredBlock::decode(bytes, group.start)?;
                     (
-                        bar_blocks::merge(Some(view), group.start, group.rows)?,
+                        bar_blocks::merge(Some(&block), group.start, group.rows)?,
                         true,
                     )
                 }
@@ -244,8 +244,8 @@ fn write_series(conn: &Connection, rows: &[BarRow]) -> StoreResult<UpsertCounts>
             match &mut tail {
                 Some(t) if group.block < t.block => counts += blocks.merge(group)?,
                 Some(t) if group.block == t.block => {
-                    let view = BlockView::parse(&t.data, group.start)?;
-                    let merged = bar_blocks::merge(Some(view), group.start, group.rows)?;
+                    let block = StoredBlock::decode(&t.data, group.start)?;
+                    let merged = bar_blocks::merge(Some(&block), group.start, group.rows)?;
                     counts += merged.counts;
                     if let Some(bytes) = merged.bytes {
                         t.data = bytes;
@@ -319,7 +319,7 @@ pub(super) fn range(
         if let Some(t) = &tail
             && !collector.is_full()
         {
-            collector.take(BlockView::parse(&t.data, t.block * width)?);
+            collector.take(&StoredBlock::decode(&t.data, t.block * width)?);
         }
         Ok(())
     };
@@ -348,7 +348,7 @@ pub(super) fn range(
                 .get_ref(1)
                 .and_then(|v| Ok(v.as_blob()?))
                 .map_err(|e| corrupt("bar_blocks.data", e))?;
-            collector.take(BlockView::parse(bytes, start)?);
+            collector.take(&StoredBlock::decode(bytes, start)?);
             if collector.is_full() {
                 break;
             }
@@ -370,27 +370,31 @@ pub(super) fn count(conn: &Connection, symbol: &Symbol) -> StoreResult<u64> {
     };
     let (lo, hi) = bar_blocks::sqlite_instrument_keys(id);
     let (first_series, last_series) = bar_blocks::sqlite_instrument_series(id);
-    let n: i64 = conn
-        .prepare_cached(
-            "SELECT (SELECT coalesce(sum((length(data) - 1) / ?3), 0) FROM bar_blocks
-                     WHERE key BETWEEN ?1 AND ?2)
-                  + (SELECT coalesce(sum((length(data) - 1) / ?3), 0) FROM bar_tails
-                     WHERE series BETWEEN ?4 AND ?5)",
-        )
-        .and_then(|mut stmt| {
-            stmt.query_row(
-                [
-                    lo,
-                    hi,
-                    bar_blocks::RECORD_BYTES as i64,
-                    first_series,
-                    last_series,
-                ],
-                |row| row.get(0),
-            )
-        })
-        .map_err(db("counting bars"))?;
-    Ok(u64::try_from(n).unwrap_or(0))
+    // Each block's header holds its bar count (src/bar_blocks/format.rs).
+    let mut total = 0u64;
+    let mut add = |sql: &str, lo: i64, hi: i64| -> StoreResult<()> {
+        let mut stmt = conn.prepare_cached(sql).map_err(db("counting bars"))?;
+        let mut rows = stmt.query([lo, hi]).map_err(db("counting bars"))?;
+        while let Some(row) = rows.next().map_err(db("counting bars"))? {
+            let bytes = row
+                .get_ref(0)
+                .and_then(|v| Ok(v.as_blob()?))
+                .map_err(|e| corrupt("bar_blocks.data", e))?;
+            total += bar_blocks::stored_bar_count(bytes)? as u64;
+        }
+        Ok(())
+    };
+    add(
+        "SELECT data FROM bar_blocks WHERE key BETWEEN ?1 AND ?2",
+        lo,
+        hi,
+    )?;
+    add(
+        "SELECT data FROM bar_tails WHERE series BETWEEN ?1 AND ?2",
+        first_series,
+        last_series,
+    )?;
+    Ok(total)
 }
 
 /// Deletes every bar of an instrument (inside the caller's transaction).

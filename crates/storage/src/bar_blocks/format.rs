@@ -1,0 +1,486 @@
+//! The bytes of a block: encoding and decoding, pure.
+//!
+//! Two layouts, told apart by the first byte; both stay readable forever.
+//!
+//! [`FORMAT_V1`] (written until 2026-12): fixed 44-byte records — the start's
+//! offset from the block start (u32), then open, high, low, close, volume (f64), all
+//! little-endian.
+//!
+//! [`FORMAT_V2`] (written since): the same records, compacted column by column,
+//! typically 6–12 bytes a bar instead of 44. Why: with blocks of 32 bars a 44-byte
+//! record made a block ~1.4 kB, two to a 4 kB page, so every block a feed completed
+//! split a b-tree page, and a commit wrote ~3.5 pages per completed block; the bytes a
+//! commit writes (WAL, checkpoint, kernel page cache) were most of the ingest cost.
+//!
+//! ```text
+//! u8      FORMAT_V2
+//! u32 LE  n, the number of records (fixed width: a reader can count bars cheaply)
+//! varint  u, the time unit in seconds (the gcd of the offsets; 1 if they are all 0)
+//! varint  first offset / u, then n − 1 × (offset − previous offset) / u   (each ≥ 1)
+//! 5 value columns (open, high, low, close, volume), each:
+//!   u8 scale k ≤ MAX_SCALE: every value is exactly m / 10^k for an integer m; then
+//!      zigzag varints: m of the first record, then m − previous m
+//!   u8 RAW: n × f64 little-endian (values with no short decimal form)
+//! ```
+//!
+//! Exactness: a value is written as scaled integer only if dividing that integer by
+//! 10^k gives back the same bits; decoding performs that same IEEE division, so every
+//! f64 reads back bit for bit, whatever it is.
+
+use super::Record;
+use crate::codec::corrupt;
+use pricetrack_app::ports::StoreResult;
+use pricetrack_domain::Ohlcv;
+
+/// First byte of a block of fixed-size records.
+pub(crate) const FORMAT_V1: u8 = 1;
+/// First byte of a block of compacted columns.
+pub(crate) const FORMAT_V2: u8 = 2;
+/// Bytes of one [`FORMAT_V1`] record: u32 offset + 5 × f64.
+const V1_RECORD_BYTES: usize = 4 + 5 * 8;
+/// Bytes before a [`FORMAT_V2`] block's columns that every block has.
+const V2_HEADER_BYTES: usize = 1 + 4;
+/// Largest decimal scale: 10^k is exact in f64 up to k = 22; beyond 15 digits after the
+/// point a price is noise in its last bits, stored raw.
+const MAX_SCALE: u8 = 15;
+/// Column marker for values stored as raw f64.
+const RAW: u8 = 0xFF;
+/// Largest |m| of a scaled value: integers up to 2^53 are exact in f64.
+const MAX_SCALED: f64 = 9_007_199_254_740_992.0;
+
+const POW10: [f64; MAX_SCALE as usize + 1] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
+fn bad(detail: impl std::fmt::Display) -> pricetrack_app::ports::StoreError {
+    corrupt("bar_blocks.data", detail)
+}
+
+/// The number of bars in a block, from its header alone.
+pub(crate) fn record_count(bytes: &[u8]) -> StoreResult<usize> {
+    match bytes.split_first() {
+        Some((&FORMAT_V1, records)) if records.len() % V1_RECORD_BYTES == 0 => {
+            Ok(records.len() / V1_RECORD_BYTES)
+        }
+        Some((&FORMAT_V1, records)) => Err(bad(format!(
+            "{} record bytes is not a whole number of bars",
+            records.len()
+        ))),
+        Some((&FORMAT_V2, rest)) => match rest.first_chunk::<4>() {
+            Some(n) => Ok(u32::from_le_bytes(*n) as usize),
+            None => Err(bad("block header cut short")),
+        },
+        Some((version, _)) => Err(bad(format!("unknown block format {version}"))),
+        None => Err(bad("empty block")),
+    }
+}
+
+/// Appends the records of `bytes`, the block starting at `start`, to `out`.
+pub(crate) fn decode(bytes: &[u8], start: i64, out: &mut Vec<Record>) -> StoreResult<()> {
+    let n = record_count(bytes)?;
+    match bytes[0] {
+        FORMAT_V1 => {
+            out.reserve(n);
+            for r in bytes[1..].chunks_exact(V1_RECORD_BYTES) {
+                out.push(v1_record(start, r));
+            }
+            Ok(())
+        }
+        _ => decode_v2(&bytes[V2_HEADER_BYTES..], start, n, out),
+    }
+}
+
+fn v1_record(start: i64, r: &[u8]) -> Record {
+    let word = |at: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&r[at..at + 8]);
+        f64::from_le_bytes(b)
+    };
+    let mut offset = [0u8; 4];
+    offset.copy_from_slice(&r[..4]);
+    Record {
+        time: start + i64::from(u32::from_le_bytes(offset)),
+        values: Ohlcv {
+            open: word(4),
+            high: word(12),
+            low: word(20),
+            close: word(28),
+            volume: word(36),
+        },
+    }
+}
+
+/// Encodes `records` (sorted by time, unique, all inside the block starting at
+/// `start`) as a [`FORMAT_V2`] block.
+pub(crate) fn encode(start: i64, records: &[Record]) -> StoreResult<Vec<u8>> {
+    let n = u32::try_from(records.len()).map_err(|_| bad("too many bars for one block"))?;
+    let mut offsets = Vec::with_capacity(records.len());
+    for r in records {
+        let offset = u32::try_from(r.time - start).map_err(|_| {
+            bad(format!(
+                "bar at {} outside the block starting at {start}",
+                r.time
+            ))
+        })?;
+        if offsets.last().is_some_and(|&last| offset <= last) {
+            return Err(bad(format!(
+                "bar at {} is not after the one before it",
+                r.time
+            )));
+        }
+        offsets.push(offset);
+    }
+    let mut out = Vec::with_capacity(V2_HEADER_BYTES + 8 + records.len() * 12);
+    out.push(FORMAT_V2);
+    out.extend_from_slice(&n.to_le_bytes());
+    let unit = offsets.iter().fold(0, |g, &o| gcd(g, o)).max(1);
+    put_varint(&mut out, u64::from(unit));
+    let mut previous = 0;
+    for (i, &offset) in offsets.iter().enumerate() {
+        let step = if i == 0 { offset } else { offset - previous };
+        put_varint(&mut out, u64::from(step / unit));
+        previous = offset;
+    }
+    let columns: [fn(&Ohlcv) -> f64; 5] =
+        [|v| v.open, |v| v.high, |v| v.low, |v| v.close, |v| v.volume];
+    let mut column = Vec::with_capacity(records.len());
+    for value_of in columns {
+        column.clear();
+        column.extend(records.iter().map(|r| value_of(&r.values)));
+        put_column(&mut out, &column);
+    }
+    Ok(out)
+}
+
+fn gcd(mut a: u32, mut b: u32) -> u32 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// `v` as the integer `m` with `m / 10^k == v` exactly, if there is one.
+fn scaled(v: f64, k: u8) -> Option<i64> {
+    let pow = POW10[usize::from(k)];
+    let m = (v * pow).round();
+    if m.is_nan() || m.abs() > MAX_SCALED {
+        return None;
+    }
+    let m = m as i64;
+    (unscaled(m, k).to_bits() == v.to_bits()).then_some(m)
+}
+
+/// The value a scaled integer stands for; encoding checks against this very function.
+fn unscaled(m: i64, k: u8) -> f64 {
+    m as f64 / POW10[usize::from(k)]
+}
+
+/// The smallest scale at which every value of `column` is exact, if any.
+fn column_scale(column: &[f64]) -> Option<u8> {
+    let mut k = 0;
+    for &v in column {
+        while scaled(v, k).is_none() {
+            if k == MAX_SCALE {
+                return None;
+            }
+            k += 1;
+        }
+    }
+    Some(k)
+}
+
+fn put_column(out: &mut Vec<u8>, column: &[f64]) {
+    let start = out.len();
+    if let Some(k) = column_scale(column) {
+        out.push(k);
+        let mut previous = 0i64;
+        let mut exact = true;
+        for &v in column {
+            // A value exact at a smaller scale is exact at a larger one; checked anyway.
+            let Some(m) = scaled(v, k) else {
+                exact = false;
+                break;
+            };
+            put_varint(out, zigzag(m - previous));
+            previous = m;
+        }
+        if exact {
+            return;
+        }
+        out.truncate(start);
+    }
+    out.push(RAW);
+    for &v in column {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+}
+
+fn decode_v2(mut bytes: &[u8], start: i64, n: usize, out: &mut Vec<Record>) -> StoreResult<()> {
+    let bytes = &mut bytes;
+    let unit = get_varint(bytes)?;
+    let unit = u32::try_from(unit)
+        .ok()
+        .filter(|&u| u >= 1)
+        .ok_or_else(|| bad(format!("time unit {unit} out of range")))?;
+    // Every record takes at least one byte per column: a damaged count cannot make
+    // this reserve more than the block could hold.
+    let first = out.len();
+    out.reserve(n.min(bytes.len()));
+    let mut offset = 0u64;
+    for i in 0..n {
+        let step = get_varint(bytes)?;
+        if i > 0 && step == 0 {
+            return Err(bad("two bars at one time"));
+        }
+        offset = step
+            .checked_mul(u64::from(unit))
+            .and_then(|s| s.checked_add(offset))
+            .filter(|&o| o <= u64::from(u32::MAX))
+            .ok_or_else(|| bad("bar time outside its block"))?;
+        out.push(Record {
+            time: start + offset as i64,
+            values: Ohlcv {
+                open: 0.0,
+                high: 0.0,
+                low: 0.0,
+                close: 0.0,
+                volume: 0.0,
+            },
+        });
+    }
+    let records = &mut out[first..];
+    let fields: [fn(&mut Ohlcv) -> &mut f64; 5] = [
+        |v| &mut v.open,
+        |v| &mut v.high,
+        |v| &mut v.low,
+        |v| &mut v.close,
+        |v| &mut v.volume,
+    ];
+    for field in fields {
+        let (&scale, rest) = bytes.split_first().ok_or_else(|| bad("block cut short"))?;
+        *bytes = rest;
+        match scale {
+            RAW => {
+                for r in records.iter_mut() {
+                    let (word, rest) = bytes
+                        .split_first_chunk::<8>()
+                        .ok_or_else(|| bad("block cut short"))?;
+                    *field(&mut r.values) = f64::from_le_bytes(*word);
+                    *bytes = rest;
+                }
+            }
+            k if k <= MAX_SCALE => {
+                let mut m = 0i64;
+                for r in records.iter_mut() {
+                    m = m.wrapping_add(unzigzag(get_varint(bytes)?));
+                    *field(&mut r.values) = unscaled(m, k);
+                }
+            }
+            other => return Err(bad(format!("unknown column scale {other}"))),
+        }
+    }
+    if !bytes.is_empty() {
+        return Err(bad(format!("{} bytes after the last column", bytes.len())));
+    }
+    Ok(())
+}
+
+fn zigzag(d: i64) -> u64 {
+    ((d << 1) ^ (d >> 63)) as u64
+}
+
+fn unzigzag(z: u64) -> i64 {
+    ((z >> 1) as i64) ^ -((z & 1) as i64)
+}
+
+/// LEB128: seven bits a byte, low first, high bit set on all but the last.
+fn put_varint(out: &mut Vec<u8>, mut x: u64) {
+    while x >= 0x80 {
+        out.push((x as u8) | 0x80);
+        x >>= 7;
+    }
+    out.push(x as u8);
+}
+
+fn get_varint(bytes: &mut &[u8]) -> StoreResult<u64> {
+    let mut x = 0u64;
+    for (i, &b) in bytes.iter().enumerate().take(10) {
+        x |= u64::from(b & 0x7F) << (7 * i);
+        if b < 0x80 {
+            if i == 9 && b > 1 {
+                break;
+            }
+            *bytes = &bytes[i + 1..];
+            return Ok(x);
+        }
+    }
+    Err(bad("malformed number"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn rec(time: i64, o: f64, h: f64, l: f64, c: f64, v: f64) -> Record {
+        Record {
+            time,
+            values: Ohlcv {
+                open: o,
+                high: h,
+                low: l,
+                close: c,
+                volume: v,
+            },
+        }
+    }
+
+    fn round_trip(start: i64, records: &[Record]) -> Vec<u8> {
+        let bytes = encode(start, records).unwrap();
+        let mut back = Vec::new();
+        decode(&bytes, start, &mut back).unwrap();
+        assert_eq!(back.len(), records.len());
+        for (a, b) in records.iter().zip(&back) {
+            assert_eq!(a.time, b.time);
+            let bits = |v: &Ohlcv| [v.open, v.high, v.low, v.close, v.volume].map(f64::to_bits);
+            assert_eq!(bits(&a.values), bits(&b.values), "{a:?} read back as {b:?}");
+        }
+        assert_eq!(record_count(&bytes).unwrap(), records.len());
+        bytes
+    }
+
+    #[test]
+    fn a_feed_of_decimal_prices_takes_a_few_bytes_a_bar() {
+        // As a feed's text parses: the f64 nearest each decimal.
+        let price = |cents: i32| f64::from(cents) / 100.0;
+        let records: Vec<Record> = (0..32)
+            .map(|i| {
+                let p = 18_725 + i * 5;
+                rec(
+                    1_700_000_000 + i64::from(i) * 300,
+                    price(p),
+                    price(p + 40),
+                    price(p - 35),
+                    price(p + 10),
+                    120_000.0 + f64::from(i * 37),
+                )
+            })
+            .collect();
+        let bytes = round_trip(1_700_000_000, &records);
+        assert!(bytes.len() <= 32 * 10, "{} bytes for 32 bars", bytes.len());
+    }
+
+    #[test]
+    fn values_without_a_short_decimal_form_read_back_exactly() {
+        let third = 1.0 / 3.0;
+        let records = [
+            rec(0, third, 1e300, 5e-324, f64::MAX, 0.0),
+            rec(60, 0.1 + 0.2, 1e-7, 123_456_789.123_456_79, 2.5, 1e20),
+            rec(
+                120,
+                f64::MIN_POSITIVE,
+                7.0,
+                0.000_000_01,
+                99_999.999_999_99,
+                -0.0,
+            ),
+        ];
+        round_trip(0, &records);
+    }
+
+    #[test]
+    fn times_keep_their_seconds_when_bars_are_irregular() {
+        let records = [
+            rec(0, 1.0, 1.0, 1.0, 1.0, 0.0),
+            rec(7, 1.0, 1.0, 1.0, 1.0, 0.0),
+            rec(9_600, 1.0, 1.0, 1.0, 1.0, 0.0),
+            rec(i64::from(u32::MAX), 1.0, 1.0, 1.0, 1.0, 0.0),
+        ];
+        round_trip(
+            -5_000,
+            &records.map(|r| Record {
+                time: r.time - 5_000,
+                ..r
+            }),
+        );
+    }
+
+    #[test]
+    fn unsorted_or_out_of_block_records_are_refused() {
+        let a = rec(300, 1.0, 1.0, 1.0, 1.0, 0.0);
+        let b = rec(0, 1.0, 1.0, 1.0, 1.0, 0.0);
+        assert!(encode(0, &[a, b]).is_err());
+        assert!(encode(0, &[a, a]).is_err());
+        assert!(encode(1_000, &[b]).is_err());
+    }
+
+    #[test]
+    fn version_one_blocks_still_read() {
+        let mut bytes = vec![FORMAT_V1];
+        bytes.extend_from_slice(&300u32.to_le_bytes());
+        for x in [10.5f64, 11.0, 10.0, 10.75, 1_000.0] {
+            bytes.extend_from_slice(&x.to_le_bytes());
+        }
+        let mut out = Vec::new();
+        decode(&bytes, 9_600, &mut out).unwrap();
+        assert_eq!(out, vec![rec(9_900, 10.5, 11.0, 10.0, 10.75, 1_000.0)]);
+        assert_eq!(record_count(&bytes).unwrap(), 1);
+    }
+
+    #[test]
+    fn damaged_blocks_are_reported_as_corrupt_not_misread() {
+        let good = encode(
+            0,
+            &[
+                rec(0, 1.5, 2.0, 1.0, 1.75, 10.0),
+                rec(300, 1.5, 2.0, 1.0, 1.75, 12.0),
+            ],
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        for cut in 0..good.len() {
+            assert!(decode(&good[..cut], 0, &mut out).is_err(), "cut at {cut}");
+        }
+        let mut longer = good.clone();
+        longer.push(0);
+        assert!(decode(&longer, 0, &mut out).is_err());
+        let mut huge_count = good.clone();
+        huge_count[1..5].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(decode(&huge_count, 0, &mut out).is_err());
+        assert!(decode(&[9, 0, 0], 0, &mut out).is_err());
+        assert!(decode(&[FORMAT_V1, 1, 2, 3], 0, &mut out).is_err());
+        assert!(record_count(&[]).is_err());
+    }
+
+    fn any_value() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            // Prices as feeds quote them: a few decimals.
+            (1u64..10_000_000_000, 0u32..9).prop_map(|(m, k)| m as f64 / 10f64.powi(k as i32)),
+            // Anything finite.
+            any::<f64>().prop_filter("finite", |v| v.is_finite()),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn every_block_reads_back_bit_for_bit(
+            steps in proptest::collection::vec(1u32..100_000, 1..80),
+            values in proptest::collection::vec(any_value(), 400),
+            start in -10_000_000_000i64..10_000_000_000,
+        ) {
+            let mut time = start;
+            let records: Vec<Record> = steps
+                .iter()
+                .enumerate()
+                .map(|(i, &step)| {
+                    if i > 0 {
+                        time += i64::from(step);
+                    }
+                    let v = &values[(i * 5) % 395..];
+                    rec(time, v[0], v[1], v[2], v[3], v[4].abs())
+                })
+                .collect();
+            round_trip(start, &records);
+        }
+    }
+}
