@@ -144,10 +144,11 @@ pub(crate) fn encode(start: i64, records: &[Record]) -> StoreResult<Vec<u8>> {
     let columns: [fn(&Ohlcv) -> f64; 5] =
         [|v| v.open, |v| v.high, |v| v.low, |v| v.close, |v| v.volume];
     let mut column = Vec::with_capacity(records.len());
+    let mut scaled_values = Vec::with_capacity(records.len());
     for value_of in columns {
         column.clear();
         column.extend(records.iter().map(|r| value_of(&r.values)));
-        put_column(&mut out, &column);
+        put_column(&mut out, &column, &mut scaled_values);
     }
     Ok(out)
 }
@@ -161,12 +162,18 @@ fn gcd(mut a: u32, mut b: u32) -> u32 {
 
 /// `v` as the integer `m` with `m / 10^k == v` exactly, if there is one.
 fn scaled(v: f64, k: u8) -> Option<i64> {
-    let pow = POW10[usize::from(k)];
-    let m = (v * pow).round();
-    if m.is_nan() || m.abs() > MAX_SCALED {
+    let x = v * POW10[usize::from(k)];
+    if x.is_nan() || x.abs() > MAX_SCALED {
         return None;
     }
-    let m = m as i64;
+    // Rounds half away from zero like `f64::round`, without its libm call (this runs
+    // for every value of every block written); a wrong guess only fails the check.
+    let truncated = x as i64;
+    let m = if (x - truncated as f64).abs() >= 0.5 {
+        truncated + if x < 0.0 { -1 } else { 1 }
+    } else {
+        truncated
+    };
     (unscaled(m, k).to_bits() == v.to_bits()).then_some(m)
 }
 
@@ -175,39 +182,37 @@ fn unscaled(m: i64, k: u8) -> f64 {
     m as f64 / POW10[usize::from(k)]
 }
 
-/// The smallest scale at which every value of `column` is exact, if any.
-fn column_scale(column: &[f64]) -> Option<u8> {
+/// The smallest scale at which every value of `column` is exact, with the scaled
+/// values in `scaled_values`; `None` if there is none.
+fn scale_column(column: &[f64], scaled_values: &mut Vec<i64>) -> Option<u8> {
     let mut k = 0;
-    for &v in column {
-        while scaled(v, k).is_none() {
-            if k == MAX_SCALE {
-                return None;
+    'scales: loop {
+        scaled_values.clear();
+        for &v in column {
+            match scaled(v, k) {
+                Some(m) => scaled_values.push(m),
+                None => {
+                    // The smallest scale this value needs; earlier values are redone
+                    // at it (a value exact at a scale is exact at every larger one,
+                    // and the check confirms it).
+                    k = (k + 1..=MAX_SCALE).find(|&k| scaled(v, k).is_some())?;
+                    continue 'scales;
+                }
             }
-            k += 1;
         }
+        return Some(k);
     }
-    Some(k)
 }
 
-fn put_column(out: &mut Vec<u8>, column: &[f64]) {
-    let start = out.len();
-    if let Some(k) = column_scale(column) {
+fn put_column(out: &mut Vec<u8>, column: &[f64], scaled_values: &mut Vec<i64>) {
+    if let Some(k) = scale_column(column, scaled_values) {
         out.push(k);
         let mut previous = 0i64;
-        let mut exact = true;
-        for &v in column {
-            // A value exact at a smaller scale is exact at a larger one; checked anyway.
-            let Some(m) = scaled(v, k) else {
-                exact = false;
-                break;
-            };
+        for &m in scaled_values.iter() {
             put_varint(out, zigzag(m - previous));
             previous = m;
         }
-        if exact {
-            return;
-        }
-        out.truncate(start);
+        return;
     }
     out.push(RAW);
     for &v in column {
