@@ -29,9 +29,12 @@ struct Entry {
 impl NewestCloses {
     /// Notes bars just stored (any order, any series).
     pub fn record(&self, bars: &[Bar]) {
+        // Only each series' newest bar can be its newest close: one entry touched per
+        // series, not per bar, and the lock held that long.
+        let newest = pricetrack_domain::newest_per_series(bars);
         let now = Instant::now();
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        for bar in bars {
+        for bar in newest {
             let key = (bar.symbol.clone(), bar.interval);
             match entries.get_mut(&key) {
                 Some(e) if e.time > bar.time && now.duration_since(e.recorded) < TTL => {}

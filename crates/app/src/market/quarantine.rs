@@ -69,45 +69,71 @@ async fn context_for(ctx: &AppContext, symbol: &Symbol) -> AppResult<BarContext>
 
 /// Runs the validator over bars in time order per series, each compared with
 /// the last accepted close (starting from the store's last close before the
-/// batch). Tags (row numbers…) travel with their bars.
+/// batch). Tags (row numbers…) travel with their bars; both lists keep the
+/// items' input order.
 pub async fn screen<T>(ctx: &AppContext, items: Vec<(T, Bar)>) -> AppResult<Screened<T>> {
-    // Grouped by hashing (one lookup per bar), then put in series order once.
-    type Series<T> = ((Symbol, Interval), Vec<(T, Bar)>);
-    let mut slot_of: FxHashMap<(Symbol, Interval), usize> = FxHashMap::default();
-    let mut series: Vec<Series<T>> = Vec::new();
-    for (tag, bar) in items {
-        let slot = *slot_of
-            .entry((bar.symbol.clone(), bar.interval))
-            .or_insert_with(|| {
-                series.push(((bar.symbol.clone(), bar.interval), Vec::new()));
-                series.len() - 1
-            });
-        series[slot].1.push((tag, bar));
-    }
+    // Bars stay where they are until the end: the series of each is found by hashing
+    // (one lookup per bar, symbol borrowed), its indices put in series order by a
+    // counting sort, and only the verdicts are written while validating.
+    let mut slot_of: FxHashMap<(&str, Interval), usize> = FxHashMap::default();
+    let mut series: Vec<(&Symbol, Interval)> = Vec::new();
+    let slots: Vec<usize> = items
+        .iter()
+        .map(|(_, bar)| {
+            *slot_of
+                .entry((bar.symbol.as_str(), bar.interval))
+                .or_insert_with(|| {
+                    series.push((&bar.symbol, bar.interval));
+                    series.len() - 1
+                })
+        })
+        .collect();
     drop(slot_of);
-    series.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut out = Screened {
-        accepted: Vec::new(),
-        held: Vec::new(),
-    };
-    for ((symbol, interval), mut bars) in series {
-        bars.sort_by_key(|(_, b)| b.time);
-        let Some(first) = bars.first().map(|(_, b)| b.time) else {
-            continue;
-        };
-        let mut check = context_for(ctx, &symbol).await?;
-        if let Some((time, close)) = stored_close_before(ctx, &symbol, interval, first).await? {
+    let mut starts = vec![0; series.len() + 1];
+    for &slot in &slots {
+        starts[slot + 1] += 1;
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let mut order = vec![0; items.len()];
+    let mut next = starts.clone();
+    for (i, &slot) in slots.iter().enumerate() {
+        order[next[slot]] = i;
+        next[slot] += 1;
+    }
+    let mut by_key: Vec<usize> = (0..series.len()).collect();
+    by_key.sort_by(|&a, &b| series[a].cmp(&series[b]));
+
+    let mut verdicts: Vec<Option<QuarantineReason>> = vec![None; items.len()];
+    for slot in by_key {
+        let (symbol, interval) = series[slot];
+        let indices = &mut order[starts[slot]..starts[slot + 1]];
+        // Feeds send each series in time order: then this only checks.
+        indices.sort_by_key(|&i| items[i].1.time);
+        let first = items[indices[0]].1.time;
+        let mut check = context_for(ctx, symbol).await?;
+        if let Some((time, close)) = stored_close_before(ctx, symbol, interval, first).await? {
             check.previous_close = Some(close);
             check.previous_time = Some(time);
         }
-        for (tag, bar) in bars {
-            match ctx.bar_validator.check(&bar, &check) {
-                Ok(()) => {
-                    check.accept(&bar);
-                    out.accepted.push((tag, bar));
-                }
-                Err(reason) => out.held.push((tag, bar, reason)),
+        for &i in indices.iter() {
+            let bar = &items[i].1;
+            match ctx.bar_validator.check(bar, &check) {
+                Ok(()) => check.accept(bar),
+                Err(reason) => verdicts[i] = Some(reason),
             }
+        }
+    }
+    let held = verdicts.iter().filter(|v| v.is_some()).count();
+    let mut out = Screened {
+        accepted: Vec::with_capacity(items.len() - held),
+        held: Vec::with_capacity(held),
+    };
+    for ((tag, bar), verdict) in items.into_iter().zip(verdicts) {
+        match verdict {
+            None => out.accepted.push((tag, bar)),
+            Some(reason) => out.held.push((tag, bar, reason)),
         }
     }
     Ok(out)
