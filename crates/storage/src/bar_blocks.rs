@@ -138,16 +138,30 @@ pub(crate) struct Merged {
 }
 
 /// Merges `rows` — sorted by time, unique, all in the block starting at `start` —
-/// into the stored block `existing` (or a new block), counting each row as inserted
-/// (its time was not stored) or replaced (it was; its values win). New bytes are
-/// always in the current format, so a block written before it is converted when it
-/// next changes.
-pub(crate) fn merge(
-    existing: Option<&StoredBlock>,
-    start: i64,
-    rows: &[BarRow],
-) -> StoreResult<Merged> {
-    let stored: &[Record] = existing.map_or(&[], |b| &b.records);
+/// into the stored block `existing` (its bytes; or a new block), counting each row
+/// as inserted (its time was not stored) or replaced (it was; its values win). New
+/// bytes are always in the current format, so a block written before it is
+/// converted when it next changes.
+pub(crate) fn merge(existing: Option<&[u8]>, start: i64, rows: &[BarRow]) -> StoreResult<Merged> {
+    let Some(bytes) = existing else {
+        return merge_records(&[], start, rows);
+    };
+    // A feed or backfill moving forward appends to the newest block: most often
+    // without decoding and re-encoding the bars already in it.
+    let new: Vec<Record> = rows.iter().map(record).collect();
+    if let Some(appended) = format::try_append(bytes, start, &new)? {
+        return Ok(Merged {
+            counts: UpsertCounts {
+                inserted: rows.len() as u64,
+                replaced: 0,
+            },
+            bytes: Some(appended),
+        });
+    }
+    merge_records(&StoredBlock::decode(bytes, start)?.records, start, rows)
+}
+
+fn merge_records(stored: &[Record], start: i64, rows: &[BarRow]) -> StoreResult<Merged> {
     let mut out = Vec::with_capacity(stored.len() + rows.len());
     let mut counts = UpsertCounts::default();
     // A new block, or the common case of a feed or backfill moving forward: every row
@@ -378,9 +392,8 @@ mod tests {
             .unwrap()
             .bytes
             .unwrap();
-        let view = StoredBlock::decode(&stored, 0).unwrap();
         let merged = merge(
-            Some(&view),
+            Some(&stored),
             0,
             &[row(300, 2.0), row(600, 4.0), row(900, 5.0)],
         )
@@ -404,8 +417,7 @@ mod tests {
             .unwrap()
             .bytes
             .unwrap();
-        let view = StoredBlock::decode(&stored, 0).unwrap();
-        let merged = merge(Some(&view), 0, &[row(300, 2.0)]).unwrap();
+        let merged = merge(Some(&stored), 0, &[row(300, 2.0)]).unwrap();
         assert_eq!(
             merged.counts,
             UpsertCounts {

@@ -52,6 +52,10 @@ const POW10: [f64; MAX_SCALE as usize + 1] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
 ];
 
+/// The value columns, in stored order.
+const COLUMNS: [fn(&Ohlcv) -> f64; 5] =
+    [|v| v.open, |v| v.high, |v| v.low, |v| v.close, |v| v.volume];
+
 fn bad(detail: impl std::fmt::Display) -> pricetrack_app::ports::StoreError {
     corrupt("bar_blocks.data", detail)
 }
@@ -141,11 +145,9 @@ pub(crate) fn encode(start: i64, records: &[Record]) -> StoreResult<Vec<u8>> {
         put_varint(&mut out, u64::from(step / unit));
         previous = offset;
     }
-    let columns: [fn(&Ohlcv) -> f64; 5] =
-        [|v| v.open, |v| v.high, |v| v.low, |v| v.close, |v| v.volume];
     let mut column = Vec::with_capacity(records.len());
     let mut scaled_values = Vec::with_capacity(records.len());
-    for value_of in columns {
+    for value_of in COLUMNS {
         column.clear();
         column.extend(records.iter().map(|r| value_of(&r.values)));
         put_column(&mut out, &column, &mut scaled_values);
@@ -220,17 +222,111 @@ fn put_column(out: &mut Vec<u8>, column: &[f64], scaled_values: &mut Vec<i64>) {
     }
 }
 
-fn decode_v2(mut bytes: &[u8], start: i64, n: usize, out: &mut Vec<Record>) -> StoreResult<()> {
-    let bytes = &mut bytes;
+/// Appends `records` (sorted by time, unique) to the [`FORMAT_V2`] block `bytes`
+/// starting at `start` without re-encoding its bars: the stored streams are only
+/// scanned and copied, the new bars' deltas added at their ends. The bytes are the
+/// ones [`encode`] would write for all the bars. `None` when that shortcut does not
+/// apply — another format, a bar not after the last stored one or outside the block,
+/// a time unit or a column scale the new bars change — and the caller re-encodes.
+pub(crate) fn try_append(
+    bytes: &[u8],
+    start: i64,
+    records: &[Record],
+) -> StoreResult<Option<Vec<u8>>> {
+    if bytes.first() != Some(&FORMAT_V2) || records.is_empty() {
+        return Ok(None);
+    }
+    let n = record_count(bytes)?;
+    let Ok(total) = u32::try_from(n + records.len()) else {
+        return Ok(None);
+    };
+    let body = &bytes[V2_HEADER_BYTES..];
+    let mut rest = body;
+    let unit = read_unit(&mut rest)?;
+    let mut stored_gcd = 0;
+    let mut last = None;
+    read_offsets(&mut rest, unit, n, |offset| {
+        stored_gcd = gcd(stored_gcd, offset);
+        last = Some(offset);
+    })?;
+    let times_end = body.len() - rest.len();
+    let mut steps = Vec::with_capacity(records.len());
+    let mut all_gcd = stored_gcd;
+    let mut previous = last;
+    for r in records {
+        let Ok(offset) = u32::try_from(r.time - start) else {
+            return Ok(None);
+        };
+        let step = match previous {
+            Some(p) if offset <= p => return Ok(None),
+            Some(p) => offset - p,
+            None => offset,
+        };
+        all_gcd = gcd(all_gcd, offset);
+        steps.push(step);
+        previous = Some(offset);
+    }
+    // The unit is the gcd of all offsets: new bars may not change it.
+    if all_gcd.max(1) != unit {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(bytes.len() + records.len() * 12);
+    out.push(FORMAT_V2);
+    out.extend_from_slice(&total.to_le_bytes());
+    out.extend_from_slice(&body[..times_end]);
+    for step in steps {
+        put_varint(&mut out, u64::from(step / unit));
+    }
+    for value_of in COLUMNS {
+        let (&scale, after) = rest.split_first().ok_or_else(|| bad("block cut short"))?;
+        let column_start = body.len() - after.len();
+        rest = after;
+        let mut added = Vec::with_capacity(records.len() * 3);
+        if scale == RAW {
+            rest = rest.get(n * 8..).ok_or_else(|| bad("block cut short"))?;
+            for r in records {
+                added.extend_from_slice(&value_of(&r.values).to_le_bytes());
+            }
+        } else if scale <= MAX_SCALE {
+            let mut previous = 0i64;
+            for _ in 0..n {
+                previous = previous.wrapping_add(unzigzag(get_varint(&mut rest)?));
+            }
+            for r in records {
+                let Some(m) = scaled(value_of(&r.values), scale) else {
+                    return Ok(None);
+                };
+                // Wrapping: `previous` comes from stored bytes, which may be damaged.
+                put_varint(&mut added, zigzag(m.wrapping_sub(previous)));
+                previous = m;
+            }
+        } else {
+            return Err(bad(format!("unknown column scale {scale}")));
+        }
+        out.extend_from_slice(&body[column_start - 1..body.len() - rest.len()]);
+        out.extend_from_slice(&added);
+    }
+    if !rest.is_empty() {
+        return Err(bad(format!("{} bytes after the last column", rest.len())));
+    }
+    Ok(Some(out))
+}
+
+fn read_unit(bytes: &mut &[u8]) -> StoreResult<u32> {
     let unit = get_varint(bytes)?;
-    let unit = u32::try_from(unit)
+    u32::try_from(unit)
         .ok()
         .filter(|&u| u >= 1)
-        .ok_or_else(|| bad(format!("time unit {unit} out of range")))?;
-    // Every record takes at least one byte per column: a damaged count cannot make
-    // this reserve more than the block could hold.
-    let first = out.len();
-    out.reserve(n.min(bytes.len()));
+        .ok_or_else(|| bad(format!("time unit {unit} out of range")))
+}
+
+/// Reads the `n` time steps, calling `each` with every offset in order.
+fn read_offsets(
+    bytes: &mut &[u8],
+    unit: u32,
+    n: usize,
+    mut each: impl FnMut(u32),
+) -> StoreResult<()> {
     let mut offset = 0u64;
     for i in 0..n {
         let step = get_varint(bytes)?;
@@ -242,8 +338,21 @@ fn decode_v2(mut bytes: &[u8], start: i64, n: usize, out: &mut Vec<Record>) -> S
             .and_then(|s| s.checked_add(offset))
             .filter(|&o| o <= u64::from(u32::MAX))
             .ok_or_else(|| bad("bar time outside its block"))?;
+        each(offset as u32);
+    }
+    Ok(())
+}
+
+fn decode_v2(mut bytes: &[u8], start: i64, n: usize, out: &mut Vec<Record>) -> StoreResult<()> {
+    let bytes = &mut bytes;
+    let unit = read_unit(bytes)?;
+    // Every record takes at least one byte per column: a damaged count cannot make
+    // this reserve more than the block could hold.
+    let first = out.len();
+    out.reserve(n.min(bytes.len()));
+    read_offsets(bytes, unit, n, |offset| {
         out.push(Record {
-            time: start + offset as i64,
+            time: start + i64::from(offset),
             values: Ohlcv {
                 open: 0.0,
                 high: 0.0,
@@ -252,7 +361,7 @@ fn decode_v2(mut bytes: &[u8], start: i64, n: usize, out: &mut Vec<Record>) -> S
                 volume: 0.0,
             },
         });
-    }
+    })?;
     let records = &mut out[first..];
     let fields: [fn(&mut Ohlcv) -> &mut f64; 5] = [
         |v| &mut v.open,
@@ -457,6 +566,90 @@ mod tests {
         assert!(record_count(&[]).is_err());
     }
 
+    fn decimal_bar(start: i64, i: i64) -> Record {
+        let price = |cents: i64| cents as f64 / 100.0;
+        let p = 18_725 + i * 5;
+        rec(
+            start + i * 300,
+            price(p),
+            price(p + 40),
+            price(p - 35),
+            price(p + 10),
+            1_000.0 + i as f64,
+        )
+    }
+
+    #[test]
+    fn appending_writes_the_bytes_a_full_encoding_would() {
+        let start = 1_699_996_800;
+        let all: Vec<Record> = (0..32).map(|i| decimal_bar(start, i)).collect();
+        // One bar, then the unit (300 s) is learnt from the second append.
+        let mut bytes = encode(start, &all[..1]).unwrap();
+        assert_eq!(
+            try_append(&bytes, start, &all[1..3]).unwrap(),
+            None,
+            "unit changes"
+        );
+        bytes = encode(start, &all[..3]).unwrap();
+        for chunk in all[3..].chunks(10) {
+            bytes = try_append(&bytes, start, chunk).unwrap().expect("appends");
+        }
+        assert_eq!(bytes, encode(start, &all).unwrap());
+        round_trip(start, &all);
+    }
+
+    #[test]
+    fn appends_the_stored_streams_cannot_take_are_left_to_a_full_encoding() {
+        let start = 0;
+        let stored = encode(start, &[decimal_bar(start, 0), decimal_bar(start, 1)]).unwrap();
+        let later = decimal_bar(start, 2);
+        // Not after the last stored bar.
+        assert_eq!(
+            try_append(&stored, start, &[decimal_bar(start, 1)]).unwrap(),
+            None
+        );
+        // Off the time unit.
+        let odd = Record {
+            time: later.time + 1,
+            ..later
+        };
+        assert_eq!(try_append(&stored, start, &[odd]).unwrap(), None);
+        // A value needing more decimals than its column has.
+        let mut finer = later;
+        finer.values.close = 187.255;
+        assert_eq!(try_append(&stored, start, &[finer]).unwrap(), None);
+        // Another format, or outside the block.
+        let mut v1 = vec![FORMAT_V1];
+        v1.extend_from_slice(&[0; V1_RECORD_BYTES]);
+        assert_eq!(try_append(&v1, start, &[later]).unwrap(), None);
+        let before = Record {
+            time: -300,
+            ..later
+        };
+        assert_eq!(try_append(&stored, 0, &[before]).unwrap(), None);
+        // A value column stored raw takes raw values.
+        let thirds = [
+            rec(0, 1.0 / 3.0, 1.0, 0.25, 0.5, 7.0),
+            rec(300, 2.0 / 3.0, 1.0, 0.25, 0.5, 8.0),
+            rec(600, 4.0 / 3.0, 1.0, 0.25, 0.5, 9.0),
+        ];
+        let raw = encode(0, &thirds[..2]).unwrap();
+        let appended = try_append(&raw, 0, &thirds[2..]).unwrap().expect("appends");
+        assert_eq!(appended, encode(0, &thirds).unwrap());
+    }
+
+    #[test]
+    fn a_damaged_block_is_reported_when_appending_too() {
+        let stored = encode(0, &[decimal_bar(0, 0), decimal_bar(0, 1)]).unwrap();
+        let next = [decimal_bar(0, 2)];
+        for cut in 1..stored.len() {
+            assert!(
+                try_append(&stored[..cut], 0, &next).is_err(),
+                "cut at {cut}"
+            );
+        }
+    }
+
     fn any_value() -> impl Strategy<Value = f64> {
         prop_oneof![
             // Prices as feeds quote them: a few decimals.
@@ -486,6 +679,38 @@ mod tests {
                 })
                 .collect();
             round_trip(start, &records);
+        }
+
+        #[test]
+        fn appending_reads_back_like_encoding_everything(
+            steps in proptest::collection::vec(1u32..5, 2..70),
+            cents in proptest::collection::vec(1i64..100_000_000, 70),
+            split in 1usize..69,
+            odd_values in any::<bool>(),
+        ) {
+            let start = 1_699_996_800;
+            let mut offset = 0u32;
+            let records: Vec<Record> = steps
+                .iter()
+                .enumerate()
+                .map(|(i, &step)| {
+                    if i > 0 {
+                        offset += step * 300;
+                    }
+                    let price = if odd_values && i % 7 == 3 {
+                        cents[i] as f64 / 3.0
+                    } else {
+                        cents[i] as f64 / 100.0
+                    };
+                    rec(start + i64::from(offset), price, price, price, price, cents[i] as f64)
+                })
+                .collect();
+            let split = split.min(records.len() - 1);
+            let stored = encode(start, &records[..split]).unwrap();
+            let whole = encode(start, &records).unwrap();
+            if let Some(appended) = try_append(&stored, start, &records[split..]).unwrap() {
+                prop_assert_eq!(appended, whole);
+            }
         }
     }
 }

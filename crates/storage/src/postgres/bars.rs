@@ -104,11 +104,8 @@ pub(super) async fn write_blocks(
     let mut counts = UpsertCounts::default();
     let mut changed: Vec<(BlockKey, Vec<u8>)> = Vec::with_capacity(groups.len());
     for (group, key) in groups.iter().zip(keys) {
-        let block = stored
-            .get(&key)
-            .map(|bytes| StoredBlock::decode(bytes, group.start))
-            .transpose()?;
-        let merged = bar_blocks::merge(block.as_ref(), group.start, group.rows)?;
+        let existing = stored.get(&key).map(Vec::as_slice);
+        let merged = bar_blocks::merge(existing, group.start, group.rows)?;
         counts += merged.counts;
         if let Some(bytes) = merged.bytes {
             changed.push((key, bytes));

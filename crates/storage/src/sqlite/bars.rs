@@ -80,9 +80,8 @@ impl<'c> BlockWriter<'c> {
                         .get_ref(0)
                         .and_then(|v| Ok(v.as_blob()?))
                         .map_err(|e| corrupt("bar_blocks.data", e))?;
-                    let block = StoredBlock::decode(bytes, group.start)?;
                     (
-                        bar_blocks::merge(Some(&block), group.start, group.rows)?,
+                        bar_blocks::merge(Some(bytes), group.start, group.rows)?,
                         true,
                     )
                 }
@@ -244,8 +243,7 @@ fn write_series(conn: &Connection, rows: &[BarRow]) -> StoreResult<UpsertCounts>
             match &mut tail {
                 Some(t) if group.block < t.block => counts += blocks.merge(group)?,
                 Some(t) if group.block == t.block => {
-                    let block = StoredBlock::decode(&t.data, group.start)?;
-                    let merged = bar_blocks::merge(Some(&block), group.start, group.rows)?;
+                    let merged = bar_blocks::merge(Some(&t.data), group.start, group.rows)?;
                     counts += merged.counts;
                     if let Some(bytes) = merged.bytes {
                         t.data = bytes;
