@@ -650,6 +650,76 @@ mod tests {
         }
     }
 
+    /// Bars of a real price file (`../shared/fixtures/prices/`), as their text parses:
+    /// `date[,time],open,high,low,close,…,volume` with the volume in column `volume_at`.
+    fn fixture_bars(file: &str, with_time: bool, volume_at: usize) -> Vec<(i64, Ohlcv)> {
+        let path = format!(
+            "{}/../../../shared/fixtures/prices/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut previous = i64::MIN;
+        text.lines()
+            .skip(1)
+            .filter(|l| !l.trim().is_empty())
+            .filter_map(|line| {
+                let f: Vec<&str> = line.split(',').collect();
+                let stamp = if with_time {
+                    format!("{}T{}Z", f[0], f[1])
+                } else {
+                    format!("{}T00:00:00Z", f[0])
+                };
+                let time = stamp.parse::<jiff::Timestamp>().unwrap().as_second();
+                let at = usize::from(with_time) + 1;
+                let num = |i: usize| f[i].trim().parse::<f64>().unwrap();
+                (time > previous).then(|| {
+                    previous = time;
+                    let values = Ohlcv {
+                        open: num(at),
+                        high: num(at + 1),
+                        low: num(at + 2),
+                        close: num(at + 3),
+                        volume: num(volume_at),
+                    };
+                    (time, values)
+                })
+            })
+            .collect()
+    }
+
+    /// Encodes a series block by block (32 nominal bars each) and reads it back.
+    fn bytes_per_bar(bars: &[(i64, Ohlcv)], interval: i64) -> f64 {
+        let width = 32 * interval;
+        let mut total = 0;
+        for block in bars.chunk_by(|a, b| a.0.div_euclid(width) == b.0.div_euclid(width)) {
+            let start = block[0].0.div_euclid(width) * width;
+            let records: Vec<Record> = block
+                .iter()
+                .map(|&(time, values)| Record { time, values })
+                .collect();
+            total += round_trip(start, &records).len();
+        }
+        total as f64 / bars.len() as f64
+    }
+
+    #[test]
+    fn real_price_files_read_back_exactly_in_a_fraction_of_the_fixed_size() {
+        // Yahoo daily bars with six decimals and volumes in the millions.
+        let daily = fixture_bars(
+            "mplfinance/yahoofinance-AAPL-20040819-20180120.csv",
+            false,
+            6,
+        );
+        assert!(daily.len() > 3_000);
+        let size = bytes_per_bar(&daily, 86_400);
+        assert!(size < 22.0, "{size:.1} bytes a daily bar");
+        // Futures minute bars: whole points, small volumes.
+        let minutes = fixture_bars("backtrader/2006-01-02-volume-min-001.txt", true, 6);
+        assert!(minutes.len() > 30_000);
+        let size = bytes_per_bar(&minutes, 60);
+        assert!(size < 12.0, "{size:.1} bytes a minute bar");
+    }
+
     fn any_value() -> impl Strategy<Value = f64> {
         prop_oneof![
             // Prices as feeds quote them: a few decimals.
