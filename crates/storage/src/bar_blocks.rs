@@ -91,7 +91,7 @@ pub(crate) struct Record {
 }
 
 /// A stored block, decoded: its records sorted by time, unique by time.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct StoredBlock {
     pub records: Vec<Record>,
 }
@@ -143,52 +143,54 @@ pub(crate) struct Merged {
 /// bytes are always in the current format, so a block written before it is
 /// converted when it next changes.
 pub(crate) fn merge(existing: Option<&[u8]>, start: i64, rows: &[BarRow]) -> StoreResult<Merged> {
-    let Some(bytes) = existing else {
-        return merge_records(&[], start, rows);
-    };
-    // A feed or backfill moving forward appends to the newest block: most often
-    // without decoding and re-encoding the bars already in it.
     let new: Vec<Record> = rows.iter().map(record).collect();
-    if let Some(appended) = format::try_append(bytes, start, &new)? {
-        return Ok(Merged {
-            counts: UpsertCounts {
-                inserted: rows.len() as u64,
-                replaced: 0,
-            },
-            bytes: Some(appended),
-        });
-    }
-    merge_records(&StoredBlock::decode(bytes, start)?.records, start, rows)
+    let stored = match existing {
+        None => Vec::new(),
+        Some(bytes) => {
+            // A feed or backfill moving forward appends to the newest block: most
+            // often without decoding and re-encoding the bars already in it.
+            if let Some(appended) = format::try_append(bytes, start, &new)? {
+                return Ok(Merged {
+                    counts: UpsertCounts {
+                        inserted: new.len() as u64,
+                        replaced: 0,
+                    },
+                    bytes: Some(appended),
+                });
+            }
+            StoredBlock::decode(bytes, start)?.records
+        }
+    };
+    merge_records(&stored, start, &new)
 }
 
-fn merge_records(stored: &[Record], start: i64, rows: &[BarRow]) -> StoreResult<Merged> {
-    let mut out = Vec::with_capacity(stored.len() + rows.len());
+/// [`merge`] on decoded records: `new` sorted by time, unique.
+fn merge_records(stored: &[Record], start: i64, new: &[Record]) -> StoreResult<Merged> {
+    let mut out = Vec::with_capacity(stored.len() + new.len());
     let mut counts = UpsertCounts::default();
-    // A new block, or the common case of a feed or backfill moving forward: every row
-    // goes after the stored bars.
-    let appends = match (stored.last(), rows.first()) {
+    // A new block, or every new bar after the stored ones.
+    let appends = match (stored.last(), new.first()) {
         (Some(last), Some(first)) => first.time > last.time,
         _ => true,
     };
     if appends {
         out.extend_from_slice(stored);
-        out.extend(rows.iter().map(record));
-        counts.inserted = rows.len() as u64;
+        out.extend_from_slice(new);
+        counts.inserted = new.len() as u64;
     } else {
         let mut changed = false;
         let (mut i, mut j) = (0, 0);
-        while i < stored.len() || j < rows.len() {
-            match (stored.get(i), rows.get(j)) {
+        while i < stored.len() || j < new.len() {
+            match (stored.get(i), new.get(j)) {
                 (Some(old), Some(r)) if old.time == r.time => {
-                    let new = record(r);
-                    changed |= old.values != new.values;
-                    out.push(new);
+                    changed |= old.values != r.values;
+                    out.push(*r);
                     counts.replaced += 1;
                     i += 1;
                     j += 1;
                 }
                 (Some(old), Some(r)) if r.time < old.time => {
-                    out.push(record(r));
+                    out.push(*r);
                     counts.inserted += 1;
                     changed = true;
                     j += 1;
@@ -198,7 +200,7 @@ fn merge_records(stored: &[Record], start: i64, rows: &[BarRow]) -> StoreResult<
                     i += 1;
                 }
                 (None, Some(r)) => {
-                    out.push(record(r));
+                    out.push(*r);
                     counts.inserted += 1;
                     changed = true;
                     j += 1;

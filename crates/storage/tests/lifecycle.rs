@@ -16,6 +16,24 @@ fn aapl() -> Instrument {
     .unwrap()
 }
 
+/// An AAPL bar at `time` (epoch seconds): open and close `close`, high and low ±1.
+fn aapl_bar(
+    interval: pricetrack_domain::Interval,
+    time: i64,
+    close: f64,
+    volume: f64,
+) -> pricetrack_domain::Bar {
+    let values = pricetrack_domain::Ohlcv {
+        open: close,
+        high: close + 1.0,
+        low: close - 1.0,
+        close,
+        volume,
+    };
+    let t = jiff::Timestamp::from_second(time).unwrap();
+    pricetrack_domain::Bar::new(aapl().symbol, interval, t, values).unwrap()
+}
+
 async fn migrations_apply_once(db: &testing::TestDatabase) {
     let first = migrate(&db.target).await.unwrap();
     assert_eq!(
@@ -183,20 +201,10 @@ async fn row_per_bar_data_survives_migration_0006(db: &testing::TestDatabase) {
 #[tokio::test]
 async fn sqlite_bars_survive_the_move_of_each_series_newest_block_to_bar_tails() {
     use pricetrack_app::ports::BarRange;
-    use pricetrack_domain::{Bar, Interval, Ohlcv};
+    use pricetrack_domain::{Bar, Interval};
     let db = testing::fresh_sqlite().await;
     let symbol = aapl().symbol;
-    let bar = |interval: Interval, time: i64, close: f64| {
-        let values = Ohlcv {
-            open: close,
-            high: close + 1.0,
-            low: close - 1.0,
-            close,
-            volume: 5.0,
-        };
-        let t = jiff::Timestamp::from_second(time).unwrap();
-        Bar::new(symbol.clone(), interval, t, values).unwrap()
-    };
+    let bar = |interval: Interval, time: i64, close: f64| aapl_bar(interval, time, close, 5.0);
     let mut bars: Vec<Bar> = (0..100)
         .map(|i| bar(Interval::M5, 1_700_000_100 + i * 300, 100.0 + i as f64))
         .collect();
@@ -350,7 +358,7 @@ fn format_1_block(start: i64, bars: &[(i64, f64)]) -> Vec<u8> {
 /// Blocks written in format 1 by an older binary: one sealed block and the newest.
 async fn format_1_blocks_read_count_and_take_new_bars(db: &testing::TestDatabase) {
     use pricetrack_app::ports::BarRange;
-    use pricetrack_domain::{Bar, Interval, Ohlcv};
+    use pricetrack_domain::{Bar, Interval};
     const WIDTH: i64 = 32 * 300;
     let (old_block, new_block) = (177_083i64, 177_084i64);
     let older: Vec<(i64, f64)> = (0..32)
@@ -410,22 +418,7 @@ async fn format_1_blocks_read_count_and_take_new_bars(db: &testing::TestDatabase
             }
         }
     }
-    let bar = |(time, close): (i64, f64)| {
-        let values = Ohlcv {
-            open: close,
-            high: close + 1.0,
-            low: close - 1.0,
-            close,
-            volume: 500.0,
-        };
-        Bar::new(
-            symbol.clone(),
-            Interval::M5,
-            jiff::Timestamp::from_second(time).unwrap(),
-            values,
-        )
-        .unwrap()
-    };
+    let bar = |(time, close): (i64, f64)| aapl_bar(Interval::M5, time, close, 500.0);
     let mut want: Vec<Bar> = older.iter().chain(&newer).copied().map(bar).collect();
     assert_eq!(store.count_bars(&symbol).await.unwrap(), 37);
     let all = BarRange::default();
